@@ -1,0 +1,1 @@
+"""HROB risk model: configuration, data, features, training, registry and inference."""

@@ -1,0 +1,1 @@
+"""The `hrob` command line."""

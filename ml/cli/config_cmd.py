@@ -1,0 +1,65 @@
+"""`hrob config`: validate and show the configuration."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ml.cli.common import ConfigDirOption, console, use_config_dir
+
+app = typer.Typer(no_args_is_help=True, help="Validate and show the configuration.")
+
+
+@app.command("check")
+def check(
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Check one environment (default: all of them)."),
+    ] = None,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Validate every configuration file; one line per problem, exit status 2 on the first."""
+    from ml.config.loader import environments, load_settings
+
+    use_config_dir(config_dir)
+    names = [env] if env else environments(config_dir)
+    table = Table(title="Configuration", title_justify="left")
+    for column in ("environment", "model", "tables", "deployed from", "runs as"):
+        table.add_column(column)
+    for name in names:
+        settings = load_settings(name, config_dir)
+        deployment = settings.environment.deployment
+        runs_as = "-" if deployment is None else (
+            deployment.service_principal.display_name if deployment.service_principal else "developer"
+        )
+        table.add_row(name, settings.model_name, settings.namespace,
+                      deployment.branch if deployment else "working tree", runs_as)
+    console.print(table)
+    features = settings.features
+    console.print(
+        f"[green]ok[/green] {len(names)} environment(s); "
+        f"{len(features.mappings.group_of())} features in {len(features.mappings.groups)} groups, "
+        f"{len(features.selected())} selected"
+    )
+
+
+@app.command("show")
+def show(
+    env: Annotated[str, typer.Option("--env", "-e", help="Environment to show.")] = "local",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Print the merged settings of one environment as JSON."""
+    from ml.config.loader import load_settings
+
+    use_config_dir(config_dir)
+    settings = load_settings(env, config_dir)
+    merged = {
+        "env": settings.env,
+        "model_name": settings.model_name,
+        "project": settings.project.model_dump(mode="json"),
+        "environment": settings.environment.model_dump(mode="json", by_alias=True),
+    }
+    console.print_json(json.dumps(merged))

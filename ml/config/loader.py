@@ -1,0 +1,147 @@
+"""Loading and cross-checking every configuration file into one Settings object.
+
+Project settings come from configs/project.yml; an environment file may override
+any of them under `overrides:`. Errors name the file, the key path and the problem.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ml.config.feature_models import FeatureMappings, FeatureSelection, Imputation, ImputationConfig
+from ml.config.models import EnvironmentConfig, ProjectConfig
+from ml.config.validation_errors import one_line
+from ml.config.yaml_files import display_path, read_yaml
+from ml.errors import ConfigError
+from ml.runtime.paths import config_dir as resolve_config_dir
+
+PROJECT_FILE = "project.yml"
+ENVIRONMENTS_DIR = "environments"
+MAPPINGS_FILE = "features/feature_mappings.yml"
+SELECTION_FILE = "features/feature_selection_config.yml"
+IMPUTATION_FILE = "features/imputation.yml"
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    mappings: FeatureMappings
+    selection: FeatureSelection
+    imputation: ImputationConfig
+
+    def selected(self) -> list[str]:
+        """Features the model is trained on, in mapping order."""
+        drop = set(self.selection.drop)
+        return [
+            feature
+            for group in self.selection.keep
+            for feature in self.mappings.groups[group]
+            if feature not in drop
+        ]
+
+    def imputation_for(self, feature: str) -> Imputation:
+        if feature in self.imputation.features:
+            return self.imputation.features[feature]
+        group = self.mappings.group_of().get(feature)
+        return self.imputation.groups.get(group, self.imputation.default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    project: ProjectConfig
+    environment: EnvironmentConfig
+    features: FeatureConfig
+    config_dir: Path
+
+    @property
+    def namespace(self) -> str:
+        """catalog.schema holding this environment's tables and model."""
+        return f"{self.environment.catalog}.{self.environment.db_schema}"
+
+    @property
+    def model_name(self) -> str:
+        """The registered model: a three-level Unity Catalog name."""
+        return f"{self.namespace}.{self.project.model.name}"
+
+
+def environments(config_dir: Path | None = None) -> list[str]:
+    folder = resolve_config_dir(config_dir) / ENVIRONMENTS_DIR
+    return sorted(p.stem for p in folder.glob("*.yml"))
+
+
+def _validate(model: type[BaseModel], data: dict[str, Any], path: Path, prefix: str = ""):
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(one_line(error, model, display_path(path), prefix)) from None
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def load_features(folder: Path) -> FeatureConfig:
+    mappings_path = folder / MAPPINGS_FILE
+    mappings = _validate(FeatureMappings, read_yaml(mappings_path), mappings_path)
+    group_of = mappings.group_of()
+
+    selection_path = folder / SELECTION_FILE
+    selection = _validate(FeatureSelection, read_yaml(selection_path), selection_path)
+    shown = display_path(selection_path)
+    for i, group in enumerate(selection.keep):
+        if group not in mappings.groups:
+            raise ConfigError(f"{shown}: keep[{i}]: group '{group}' is not in {MAPPINGS_FILE}")
+    for i, feature in enumerate(selection.drop):
+        if feature not in group_of:
+            raise ConfigError(f"{shown}: drop[{i}]: feature '{feature}' is not in {MAPPINGS_FILE}")
+
+    imputation_path = folder / IMPUTATION_FILE
+    imputation = _validate(ImputationConfig, read_yaml(imputation_path), imputation_path)
+    shown = display_path(imputation_path)
+    for group in imputation.groups:
+        if group not in mappings.groups:
+            raise ConfigError(f"{shown}: groups.{group}: not a group in {MAPPINGS_FILE}")
+    for feature in imputation.features:
+        if feature not in group_of:
+            raise ConfigError(f"{shown}: features.{feature}: not a feature in {MAPPINGS_FILE}")
+    return FeatureConfig(mappings, selection, imputation)
+
+
+def load_settings(env: str, config_dir: str | Path | None = None) -> Settings:
+    folder = resolve_config_dir(config_dir)
+    if not folder.is_dir():
+        raise ConfigError(f"{display_path(folder)}: configuration directory not found")
+    known = environments(folder)
+    env_path = folder / ENVIRONMENTS_DIR / f"{env}.yml"
+    if env not in known:
+        raise ConfigError(
+            f"unknown environment '{env}' (environments in {display_path(folder / ENVIRONMENTS_DIR)}: "
+            f"{', '.join(known) or 'none'})"
+        )
+
+    project_path = folder / PROJECT_FILE
+    project_raw = read_yaml(project_path)
+    _validate(ProjectConfig, project_raw, project_path)
+
+    env_raw = read_yaml(env_path)
+    environment = _validate(EnvironmentConfig, env_raw, env_path)
+    merged = deep_merge(project_raw, environment.overrides)
+    project = _validate(ProjectConfig, merged, env_path, prefix="overrides")
+
+    return Settings(env, project, environment, load_features(folder), folder)
+
+
+def load_all(config_dir: str | Path | None = None) -> dict[str, Settings]:
+    """Every environment's settings; the first error stops."""
+    return {env: load_settings(env, config_dir) for env in environments(config_dir)}

@@ -1,0 +1,394 @@
+"""Typed configuration. Every YAML file under configs/ is validated by one of these models.
+
+Models forbid unknown keys, so a typo is an error rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+
+from ml.config.cron import validate_quartz
+from ml.data.labels import LABELS
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+def _year_month(value: str) -> str:
+    if not re.fullmatch(r"\d{4}-\d{2}", str(value)) or not 1 <= int(str(value)[5:]) <= 12:
+        raise ValueError(f"expected a month as YYYY-MM, got '{value}'")
+    return str(value)
+
+
+# ---------------------------------------------------------------- project.yml
+
+
+class ModelSettings(Strict):
+    name: Identifier
+    label: str = "high_risk"
+
+    @field_validator("label")
+    @classmethod
+    def _known_label(cls, value: str) -> str:
+        if value not in LABELS:
+            raise ValueError(f"unknown label '{value}' (expected one of {', '.join(LABELS)})")
+        return value
+
+
+class StateBackend(Strict):
+    """azurerm backend shared by all stacks; each environment has its own key."""
+
+    resource_group_name: str
+    storage_account_name: Annotated[str, Field(pattern=r"^[a-z0-9]{3,24}$")]
+    container_name: str
+
+
+class PlatformSettings(Strict):
+    """The one Azure Databricks workspace and Git repository all environments share."""
+
+    workspace_host: Annotated[str, Field(pattern=r"^https://[\w.-]+$")]
+    workspace_resource_id: Annotated[
+        str,
+        Field(pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$"),
+    ]
+    azure_location: str
+    git_repository: Annotated[str, Field(pattern=r"^https://")]
+    git_provider: Literal["azureDevOpsServices"] = "azureDevOpsServices"
+    data_science_group: str
+    state_backend: StateBackend
+
+
+class CohortSettings(Strict):
+    """Default synthetic cohort (local runs and tests); `hrob data generate` flags override it."""
+
+    members: PositiveInt = 20_000
+    seed: int = 42
+    start: str = "2021-01"
+    end: str | None = None  # None: the current month
+
+    @field_validator("start", "end")
+    @classmethod
+    def _month(cls, value: str | None) -> str | None:
+        return None if value is None else _year_month(value)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CohortSettings:
+        if self.end is not None and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+
+class FeatureSettings(Strict):
+    lookback_months: list[PositiveInt] = [3, 6, 12, 24]
+
+    @field_validator("lookback_months")
+    @classmethod
+    def _windows(cls, value: list[int]) -> list[int]:
+        if not value:
+            raise ValueError("at least one look-back window is required")
+        if sorted(set(value)) != value:
+            raise ValueError(f"windows must be increasing and distinct, got {value}")
+        return value
+
+
+class _Bounded(Strict):
+    low: float
+    high: float
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.low > self.high:
+            raise ValueError(f"low ({self.low}) is greater than high ({self.high})")
+        return self
+
+
+class Uniform(_Bounded):
+    type: Literal["uniform"]
+
+
+class LogUniform(_Bounded):
+    """Bounds in natural units; sampled uniformly in log space."""
+
+    type: Literal["loguniform"]
+
+    @model_validator(mode="after")
+    def _positive(self):
+        if self.low <= 0:
+            raise ValueError(f"low must be > 0 for a log-uniform range, got {self.low}")
+        return self
+
+
+class QUniform(_Bounded):
+    type: Literal["quniform"]
+    q: Annotated[float, Field(gt=0)]
+
+    @model_validator(mode="after")
+    def _reachable(self):
+        if math.floor(self.high / self.q) < math.ceil(self.low / self.q):
+            raise ValueError(f"no multiple of q={self.q} lies between {self.low} and {self.high}")
+        return self
+
+
+class QLogUniform(QUniform, LogUniform):
+    type: Literal["qloguniform"]
+
+
+class Choice(Strict):
+    type: Literal["choice"]
+    options: list[Any]
+
+    @field_validator("options")
+    @classmethod
+    def _non_empty(cls, value: list[Any]) -> list[Any]:
+        if not value:
+            raise ValueError("a choice needs at least one option")
+        return value
+
+
+SearchParameter = Annotated[
+    Uniform | LogUniform | QUniform | QLogUniform | Choice, Field(discriminator="type")
+]
+
+# Hyperparameters of the gradient-boosted trees the search may tune.
+TUNABLE = {
+    "max_depth", "learning_rate", "n_estimators", "min_child_weight", "subsample",
+    "colsample_bytree", "reg_lambda", "reg_alpha", "gamma", "max_bin", "max_leaves",
+    "grow_policy",
+}
+INTEGER_PARAMS = {"max_depth", "n_estimators", "max_bin", "max_leaves"}
+
+
+class SplitConfig(Strict):
+    train: float
+    validation: float
+    test: float
+
+    @model_validator(mode="after")
+    def _parts(self) -> SplitConfig:
+        parts = {"train": self.train, "validation": self.validation, "test": self.test}
+        for name, share in parts.items():
+            if share <= 0:
+                raise ValueError(f"part '{name}' must be > 0, got {share}")
+        total = sum(parts.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"parts must sum to 1, got {total:g}")
+        return self
+
+
+class TrainingSettings(Strict):
+    seed: int = 7
+    split_config: SplitConfig
+    max_evals: PositiveInt = 16
+    early_stopping_trials: PositiveInt = 6  # stop after this many trials without improvement
+    primary_metric: Literal["auroc", "auprc"] = "auroc"
+    search_space: dict[str, SearchParameter]
+
+    @field_validator("search_space")
+    @classmethod
+    def _space(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if not value:
+            raise ValueError("the search space is empty: give at least one hyperparameter")
+        unknown = sorted(set(value) - TUNABLE)
+        if unknown:
+            raise ValueError(
+                f"unknown hyperparameter '{unknown[0]}' (tunable: {', '.join(sorted(TUNABLE))})"
+            )
+        return value
+
+
+Subgroup = Literal["race_ethnicity", "age_band", "rurality"]
+
+
+class ValidationSettings(Strict):
+    mode: Literal["disabled", "dry_run", "enabled"] = "enabled"
+    holdout_months: PositiveInt = 24
+    min_auroc: Probability
+    min_auprc: Probability
+    min_improvement: Probability = 0.0  # margin on the primary metric over the champion
+    max_subgroup_drop: Probability = 0.05
+    min_subgroup_episodes: PositiveInt = 100
+    subgroups: list[Subgroup] = ["race_ethnicity", "age_band", "rurality"]
+
+
+class Tier(Strict):
+    name: Identifier
+    min_score: Probability
+
+
+class OutreachSettings(Strict):
+    tiers: list[Identifier]
+    max_members: PositiveInt | None = None  # per scoring date, highest scores first
+
+
+class InferenceSettings(Strict):
+    tiers: list[Tier]
+    outreach: OutreachSettings
+    top_factors: Annotated[int, Field(ge=1, le=10)] = 3
+
+    @model_validator(mode="after")
+    def _tiers(self) -> InferenceSettings:
+        if not self.tiers:
+            raise ValueError("at least one tier is required")
+        cutoffs = [t.min_score for t in self.tiers]
+        if cutoffs != sorted(cutoffs, reverse=True) or len(set(cutoffs)) != len(cutoffs):
+            raise ValueError(f"tiers must be listed from the highest min_score down, got {cutoffs}")
+        if cutoffs[-1] != 0:
+            raise ValueError("the last tier must have min_score 0 so every member gets a tier")
+        names = [t.name for t in self.tiers]
+        unknown = [name for name in self.outreach.tiers if name not in names]
+        if unknown:
+            raise ValueError(f"outreach tier '{unknown[0]}' is not one of the tiers {names}")
+        return self
+
+
+class ProjectConfig(Strict):
+    model: ModelSettings
+    platform: PlatformSettings
+    cohort: CohortSettings = CohortSettings()
+    features: FeatureSettings = FeatureSettings()
+    training: TrainingSettings
+    validation: ValidationSettings
+    inference: InferenceSettings
+
+
+# ---------------------------------------------------------------- environments/<env>.yml
+
+
+class Schedule(Strict):
+    quartz_cron: str
+    timezone: str = "UTC"
+    paused: bool = False
+
+    @field_validator("quartz_cron")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        return validate_quartz(value)
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown timezone '{value}' (expected an IANA name such as UTC or America/Chicago)"
+            ) from None
+        return value
+
+
+class JobSettings(Strict):
+    schedule: Schedule | None = None
+    timeout_seconds: PositiveInt | None = None  # None: the job catalogue's default
+    max_retries: Annotated[int, Field(ge=0, le=5)] | None = None
+
+
+class Autoscale(Strict):
+    min_workers: Annotated[int, Field(ge=1)]
+    max_workers: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Autoscale:
+        if self.min_workers > self.max_workers:
+            raise ValueError(
+                f"min_workers ({self.min_workers}) is greater than max_workers ({self.max_workers})"
+            )
+        return self
+
+
+class ClusterSettings(Strict):
+    spark_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.x-cpu-ml-scala\d\.\d+$")]
+    node_type_id: str
+    num_workers: Annotated[int, Field(ge=0)] | None = None
+    autoscale: Autoscale | None = None
+
+    @model_validator(mode="after")
+    def _size(self) -> ClusterSettings:
+        if (self.num_workers is None) == (self.autoscale is None):
+            raise ValueError("give exactly one of num_workers and autoscale")
+        return self
+
+
+class ServicePrincipal(Strict):
+    application_id: str  # the Entra ID application (client) id
+    display_name: str
+
+    @field_validator("application_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not an application id (a UUID)") from None
+        return value
+
+
+class AzureResources(Strict):
+    """Azure resources this project owns in one environment (names are global)."""
+
+    resource_group_name: str
+    storage_account_name: Annotated[str, Field(pattern=r"^[a-z0-9]{3,24}$")]
+    key_vault_name: Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")]
+
+
+class Notifications(Strict):
+    on_failure: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]]
+
+
+class Deployment(Strict):
+    """How an environment is deployed to Databricks. Absent for local."""
+
+    branch: str
+    run_as: Literal["developer", "service_principal"]
+    service_principal: ServicePrincipal | None = None
+    azure: AzureResources
+    cluster: ClusterSettings
+    notifications: Notifications
+    jobs: dict[str, JobSettings] = {}
+
+    @field_validator("jobs")
+    @classmethod
+    def _known_jobs(cls, value: dict[str, JobSettings]) -> dict[str, JobSettings]:
+        from ml.jobs.catalogue import JOB_NAMES
+
+        unknown = sorted(set(value) - set(JOB_NAMES))
+        if unknown:
+            raise ValueError(f"unknown job '{unknown[0]}' (jobs: {', '.join(JOB_NAMES)})")
+        return value
+
+    @model_validator(mode="after")
+    def _identity(self) -> Deployment:
+        if self.run_as == "service_principal" and self.service_principal is None:
+            raise ValueError(
+                "service_principal (application_id, display_name) is required "
+                "when run_as is service_principal"
+            )
+        if self.run_as == "developer" and self.service_principal is not None:
+            raise ValueError("service_principal is set but run_as is developer; remove one")
+        return self
+
+
+class EnvironmentConfig(Strict):
+    catalog: Identifier
+    db_schema: Identifier = Field(alias="schema")
+    source_schema: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
+    experiment_path: Annotated[str, Field(pattern=r"^/")]
+    deployment: Deployment | None = None
+    overrides: dict[str, Any] = {}  # deep-merged over project.yml for this environment

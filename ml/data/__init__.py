@@ -1,0 +1,1 @@
+"""Source and derived tables: their schema, the storage adapter and input checks."""

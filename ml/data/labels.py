@@ -1,0 +1,22 @@
+"""Outcome columns of an episode. The composite HROB label is any of its components.
+
+Each component is kept as its own column, so other labels can be trained on the
+same features by naming them in configs/project.yml (model.label).
+"""
+
+COMPOSITE_LABEL = "high_risk"
+
+# Components of the composite label, from the index date to 42 days postpartum.
+COMPOSITE_COMPONENTS = (
+    "preterm_birth",
+    "low_birthweight",
+    "severe_maternal_morbidity",
+    "hypertensive_disorder",
+    "stillbirth",
+    "nicu_admission",
+)
+
+# Recorded but not part of the composite.
+OTHER_OUTCOMES = ("preeclampsia", "gestational_diabetes")
+
+LABELS = (COMPOSITE_LABEL, *COMPOSITE_COMPONENTS, *OTHER_OUTCOMES)

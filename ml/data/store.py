@@ -1,0 +1,242 @@
+"""The table adapter: a logical table name is a Parquet table under HROB_HOME locally and
+a Delta table `catalog.schema.table` in Unity Catalog on Databricks. No other module
+knows the difference.
+
+Writes are all-or-nothing. Locally a table is a set of immutable version folders and a
+`_current` pointer file swapped atomically (os.replace) once a new version is complete,
+so a write that fails part-way leaves the previous contents readable and unchanged.
+Replacing partitions hard-links the untouched partitions into the new version instead
+of copying them. On Databricks, Delta's transactions give the same guarantees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ml.errors import DataError
+from ml.runtime.paths import local_dir
+from ml.runtime.platform import on_databricks
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+POINTER = "_current"
+METADATA = "_hrob_table.json"
+
+
+class TableStore(ABC):
+    """Tables of one namespace (`catalog.schema`)."""
+
+    def __init__(self, spark: SparkSession, namespace: str):
+        self.spark = spark
+        self.namespace = namespace
+
+    @abstractmethod
+    def exists(self, table: str) -> bool: ...
+
+    @abstractmethod
+    def read(self, table: str) -> DataFrame: ...
+
+    @abstractmethod
+    def overwrite(self, df: DataFrame, table: str) -> None:
+        """Replace the whole table with `df`."""
+
+    @abstractmethod
+    def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
+        """Replace the partitions (dates in `column`) present in `df`; keep all others."""
+
+    @abstractmethod
+    def location(self, table: str) -> str:
+        """Where the table lives, for people to find it."""
+
+    def declare_primary_key(  # noqa: B027 - optional: only Delta has something to declare
+        self, table: str, columns: list[str], timeseries: str
+    ) -> None:
+        """Declare a Unity Catalog feature table (primary key with a timeseries column).
+
+        Locally there is no catalogue to declare it in; jobs check key uniqueness
+        themselves before writing.
+        """
+
+    def require(self, table: str) -> DataFrame:
+        if not self.exists(table):
+            raise DataError(f"table {self.namespace}.{table} does not exist ({self.location(table)})")
+        return self.read(table)
+
+    @staticmethod
+    def _partition_values(df: DataFrame, column: str) -> list[date]:
+        if column not in df.columns:
+            raise DataError(f"cannot partition by '{column}': no such column")
+        values = sorted(row[0] for row in df.select(column).distinct().collect())
+        if any(v is None for v in values):
+            raise DataError(f"cannot partition by '{column}': it has null values")
+        if any(not isinstance(v, date) for v in values):
+            raise DataError(f"cannot partition by '{column}': partition columns must be dates")
+        return values
+
+
+class LocalParquetStore(TableStore):
+    """Parquet under HROB_HOME/warehouse/<catalog>/<schema>/<table>/<version>/."""
+
+    def __init__(self, spark: SparkSession, namespace: str, root: Path | None = None):
+        super().__init__(spark, namespace)
+        self.root = (root or local_dir("warehouse")).joinpath(*namespace.split("."))
+
+    # ---- reading
+    def _table_dir(self, table: str) -> Path:
+        return self.root / table
+
+    def _live_version(self, table: str) -> Path | None:
+        pointer = self._table_dir(table) / POINTER
+        if not pointer.is_file():
+            return None
+        return self._table_dir(table) / pointer.read_text().strip()
+
+    def exists(self, table: str) -> bool:
+        return self._live_version(table) is not None
+
+    def read(self, table: str) -> DataFrame:
+        from pyspark.sql.types import StructType
+
+        version = self._live_version(table)
+        if version is None:
+            raise DataError(f"table {self.namespace}.{table} does not exist ({self.location(table)})")
+        meta = json.loads((version / METADATA).read_text())
+        schema = StructType.fromJson(meta["schema"])
+        return self.spark.read.schema(schema).parquet(str(version))
+
+    def location(self, table: str) -> str:
+        return str(self._table_dir(table))
+
+    # ---- writing
+    def overwrite(self, df: DataFrame, table: str) -> None:
+        self._write_version(table, df, partition_by=None, keep=None)
+
+    def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
+        values = self._partition_values(df, column)
+        self._write_version(table, df, partition_by=column, keep=values)
+        return values
+
+    def _write_version(self, table: str, df: DataFrame, partition_by: str | None, keep: list[date] | None):
+        table_dir = self._table_dir(table)
+        table_dir.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        version = table_dir / f"v{stamp}-{uuid.uuid4().hex[:8]}"
+        previous = self._live_version(table)
+        try:
+            writer = df.write.mode("errorifexists")
+            if partition_by:
+                writer = writer.partitionBy(partition_by)
+            writer.parquet(str(version))
+            if partition_by and previous is not None:
+                self._carry_over(previous, version, df, partition_by, replaced=keep or [])
+            meta = {"schema": json.loads(df.schema.json()), "partition_by": partition_by}
+            (version / METADATA).write_text(json.dumps(meta, indent=1))
+            pointer_tmp = table_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+            pointer_tmp.write_text(version.name)
+            os.replace(pointer_tmp, table_dir / POINTER)  # the commit point
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
+        self._remove_stale(table_dir, keep=version.name)
+
+    def _carry_over(self, previous: Path, version: Path, df: DataFrame, column: str, replaced: list[date]):
+        """Bring every partition not being replaced from the previous version into the new one."""
+        old_meta = json.loads((previous / METADATA).read_text())
+        if old_meta.get("partition_by") != column:
+            raise DataError(
+                f"table {self.namespace}: cannot replace partitions by '{column}' of a table "
+                f"partitioned by '{old_meta.get('partition_by')}'"
+            )
+        replaced_dirs = {f"{column}={value.isoformat()}" for value in replaced}
+        kept = [p for p in previous.iterdir() if p.is_dir() and p.name.startswith(f"{column}=")
+                and p.name not in replaced_dirs]
+        if not kept:
+            return
+        if old_meta["schema"] == json.loads(df.schema.json()):
+            for partition in kept:
+                _link_tree(partition, version / partition.name)
+            return
+        # The columns changed (a feature was added, say): rewrite the kept partitions
+        # under the new schema, missing columns as nulls.
+        from pyspark.sql import functions as F
+        from pyspark.sql.types import StructType
+
+        old = (
+            self.spark.read.schema(StructType.fromJson(old_meta["schema"]))
+            .parquet(str(previous))
+            .where(~F.col(column).isin(replaced))
+        )
+        aligned = old.unionByName(df.limit(0), allowMissingColumns=True).select(*df.columns)
+        aligned = aligned.select([aligned[c].cast(df.schema[c].dataType) for c in df.columns])
+        aligned.write.mode("append").partitionBy(column).parquet(str(version))
+
+    @staticmethod
+    def _remove_stale(table_dir: Path, keep: str) -> None:
+        for child in table_dir.iterdir():
+            if child.is_dir() and child.name != keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    for directory, _, files in os.walk(source):
+        destination = target / Path(directory).relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            try:
+                os.link(Path(directory) / name, destination / name)
+            except OSError:  # another filesystem, or links unsupported
+                shutil.copy2(Path(directory) / name, destination / name)
+
+
+class DeltaTableStore(TableStore):
+    """Delta tables in Unity Catalog. Thin on purpose: Delta provides the transactions."""
+
+    def _name(self, table: str) -> str:
+        return f"{self.namespace}.{table}"
+
+    def exists(self, table: str) -> bool:
+        return self.spark.catalog.tableExists(self._name(table))
+
+    def read(self, table: str) -> DataFrame:
+        return self.spark.table(self._name(table))
+
+    def location(self, table: str) -> str:
+        return self._name(table)
+
+    def overwrite(self, df: DataFrame, table: str) -> None:
+        (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+         .saveAsTable(self._name(table)))
+
+    def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
+        values = self._partition_values(df, column)
+        condition = f"{column} IN ({', '.join(repr(v.isoformat()) for v in values)})"
+        (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
+         .option("mergeSchema", "true").partitionBy(column).saveAsTable(self._name(table)))
+        return values
+
+    def declare_primary_key(self, table: str, columns: list[str], timeseries: str) -> None:
+        name = self._name(table)
+        catalog, schema = self.namespace.split(".")
+        existing = self.spark.sql(
+            f"SELECT 1 FROM {catalog}.information_schema.table_constraints "
+            f"WHERE table_schema = '{schema}' AND table_name = '{table}' "
+            "AND constraint_type = 'PRIMARY KEY'"
+        )
+        if existing.limit(1).count():
+            return
+        for column in columns:
+            self.spark.sql(f"ALTER TABLE {name} ALTER COLUMN {column} SET NOT NULL")
+        keys = ", ".join(f"{c} TIMESERIES" if c == timeseries else c for c in columns)
+        self.spark.sql(f"ALTER TABLE {name} ADD CONSTRAINT {table}_pk PRIMARY KEY ({keys})")
+
+
+def table_store(spark: SparkSession, namespace: str) -> TableStore:
+    return DeltaTableStore(spark, namespace) if on_databricks() else LocalParquetStore(spark, namespace)

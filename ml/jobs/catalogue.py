@@ -1,0 +1,116 @@
+"""The jobs this project runs, each named once.
+
+The infrastructure stacks build their Databricks jobs from this catalogue and the
+local runner executes the synthesized jobs, so the entry points, parameters and task
+order deployed to Databricks are the very ones run on a laptop.
+
+Parameters use Databricks dynamic value references ({{job.parameters.x}},
+{{tasks.t.values.k}}, {{job.run_id}}); Databricks and the local runner resolve them.
+Keep this module free of heavy imports: `infra` and `ml.config` read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+RUN_ID = "--job-run-id={{job.run_id}}"
+
+
+@dataclass(frozen=True)
+class Task:
+    key: str
+    entry_point: str  # file path from the repository root
+    description: str
+    parameters: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+
+    def arguments(self, env: str) -> list[str]:
+        """Command-line arguments as deployed: the environment is fixed per stack."""
+        return [f"--env={env}", RUN_ID, *self.parameters]
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    description: str
+    tasks: tuple[Task, ...]
+    parameters: dict[str, str] = field(default_factory=dict)  # name -> default
+    timeout_seconds: int = 3600
+    max_retries: int = 1
+    min_retry_interval_millis: int = 5 * 60 * 1000
+
+    def task(self, key: str) -> Task:
+        return next(t for t in self.tasks if t.key == key)
+
+
+TODAY = "{{job.start_time.iso_date}}"
+
+FEATURES = Job(
+    name="features",
+    description="Validate source tables and write the member feature table for an as-of date.",
+    parameters={"as_of": TODAY, "backfill_from": ""},
+    tasks=(
+        Task(
+            key="features",
+            entry_point="ml/jobs/features.py",
+            description="Check source tables, engineer features, write feature snapshots.",
+            parameters=(
+                "--as-of={{job.parameters.as_of}}",
+                "--backfill-from={{job.parameters.backfill_from}}",
+            ),
+        ),
+    ),
+    timeout_seconds=2 * 3600,
+)
+
+TRAINING = Job(
+    name="training",
+    description="Train a challenger, validate it against the champion, promote it if it passes.",
+    tasks=(
+        Task(
+            key="train",
+            entry_point="ml/jobs/train.py",
+            description="Point-in-time training set, Hyperopt search, register the best as challenger.",
+        ),
+        Task(
+            key="validate",
+            entry_point="ml/jobs/validate.py",
+            description="Score challenger and champion on the same recent holdout; record the decision.",
+            parameters=("--model-version={{tasks.train.values.model_version}}",),
+            depends_on=("train",),
+        ),
+        Task(
+            key="promote",
+            entry_point="ml/jobs/promote.py",
+            description="Move the champion alias when validation passed; clear the challenger alias.",
+            parameters=("--model-version={{tasks.train.values.model_version}}",),
+            depends_on=("validate",),
+        ),
+    ),
+    timeout_seconds=4 * 3600,
+    max_retries=0,  # a retry would register a second challenger
+)
+
+INFERENCE = Job(
+    name="inference",
+    description="Score open pregnancy episodes with the champion and build the outreach list.",
+    parameters={"scoring_date": TODAY},
+    tasks=(
+        Task(
+            key="score",
+            entry_point="ml/jobs/score.py",
+            description="Score every episode open on the scoring date; write its predictions partition.",
+            parameters=("--scoring-date={{job.parameters.scoring_date}}",),
+        ),
+        Task(
+            key="outreach",
+            entry_point="ml/jobs/outreach.py",
+            description="Rank the top tier into the care managers' outreach list; print a summary.",
+            parameters=("--scoring-date={{job.parameters.scoring_date}}",),
+            depends_on=("score",),
+        ),
+    ),
+)
+
+JOBS: dict[str, Job] = {job.name: job for job in (FEATURES, TRAINING, INFERENCE)}
+JOB_NAMES = tuple(JOBS)

@@ -1,0 +1,60 @@
+"""The Spark session: the active one on Databricks, a quiet local one elsewhere.
+
+Local settings (overridable through the environment, for tests and benchmarks):
+HROB_SPARK_MASTER (default local[*]), HROB_SPARK_DRIVER_MEMORY (default 6g),
+HROB_SPARK_SHUFFLE_PARTITIONS (default 8).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ml.runtime.paths import local_dir
+from ml.runtime.platform import on_databricks
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_LOG4J = Path(__file__).with_name("log4j2.properties")
+
+
+def _local_builder(app_name: str):
+    from pyspark.sql import SparkSession
+
+    # Workers must run this interpreter, not whatever python3 is first on PATH.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    scratch = local_dir("tmp", "spark")
+    java_options = f"-Dlog4j2.configurationFile=file:{_LOG4J} -Djava.io.tmpdir={scratch}"
+    return (
+        SparkSession.builder.appName(app_name)
+        .master(os.environ.get("HROB_SPARK_MASTER", "local[*]"))
+        .config("spark.driver.memory", os.environ.get("HROB_SPARK_DRIVER_MEMORY", "6g"))
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.sql.shuffle.partitions", os.environ.get("HROB_SPARK_SHUFFLE_PARTITIONS", "8"))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(local_dir("spark-warehouse")))
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.sql.adaptive.enabled", "true")
+        .config("spark.driver.host", "127.0.0.1")
+        .config("spark.driver.bindAddress", "127.0.0.1")
+    )
+
+
+def get_spark(app_name: str = "hrob") -> SparkSession:
+    """The session to use: Databricks' active session, or a local one (created once)."""
+    from pyspark.sql import SparkSession
+
+    if on_databricks():
+        return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    spark = _local_builder(app_name).getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return spark
