@@ -22,10 +22,12 @@ demo: install ## Run the whole pipeline locally on a synthetic cohort (about 8 m
 
 test: install $(CHECKOV) ## Lint and run every test (about 12 minutes)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest
 
-lint: install ## ruff only
+lint: install ## ruff check and format check
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 synth: install ## Synthesize every stack into cdktf.out/
 	$(BIN)/hrob infra synth

@@ -32,11 +32,18 @@ def check(
     for name in names:
         settings = load_settings(name, config_dir)
         deployment = settings.environment.deployment
-        runs_as = "-" if deployment is None else (
-            deployment.service_principal.display_name if deployment.service_principal else "developer"
+        runs_as = (
+            "-"
+            if deployment is None
+            else (deployment.service_principal.display_name if deployment.service_principal else "developer")
         )
-        table.add_row(name, settings.model_name, settings.namespace,
-                      deployment.branch if deployment else "working tree", runs_as)
+        table.add_row(
+            name,
+            settings.model_name,
+            settings.namespace,
+            deployment.branch if deployment else "working tree",
+            runs_as,
+        )
     console.print(table)
     features = settings.features
     console.print(

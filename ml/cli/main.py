@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ml.cli import config_cmd, runtime_cmd
+from ml.cli import config_cmd, data_cmd, runtime_cmd
 from ml.cli.common import err_console
 from ml.errors import HrobError
 
@@ -18,6 +18,7 @@ app = typer.Typer(
     help="HROB risk model: synthetic data, features, training, inference and infrastructure.",
 )
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(data_cmd.app, name="data")
 app.command("doctor")(runtime_cmd.doctor)
 app.command("demo")(runtime_cmd.demo)
 

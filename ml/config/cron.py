@@ -45,9 +45,7 @@ def _value(token: str, field: _Field) -> int:
         raise ValueError(f"{field.name} field has an invalid value '{token}'")
     number = int(token)
     if not field.low <= number <= field.high:
-        raise ValueError(
-            f"{field.name} value {number} is outside {field.low}-{field.high}"
-        )
+        raise ValueError(f"{field.name} value {number} is outside {field.low}-{field.high}")
     return number
 
 
@@ -107,7 +105,5 @@ def validate_quartz(expression: str) -> str:
             _check_part(part, field)
     day_of_month, day_of_week = fields[3], fields[5]
     if (day_of_month == "?") == (day_of_week == "?"):
-        raise ValueError(
-            f"'{expression}': exactly one of day-of-month and day-of-week must be '?'"
-        )
+        raise ValueError(f"'{expression}': exactly one of day-of-month and day-of-week must be '?'")
     return expression

@@ -67,13 +67,28 @@ class PlatformSettings(Strict):
     workspace_host: Annotated[str, Field(pattern=r"^https://[\w.-]+$")]
     workspace_resource_id: Annotated[
         str,
-        Field(pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$"),
+        Field(
+            pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$"
+        ),
     ]
     azure_location: str
+    databricks_account_id: str  # needed to let the deploying identity run jobs as a service principal
+    # Object id of the tenant's "AzureDatabricks" enterprise application: it reads Key
+    # Vault-backed secret scopes on Databricks' behalf.
+    azure_databricks_object_id: str
     git_repository: Annotated[str, Field(pattern=r"^https://")]
     git_provider: Literal["azureDevOpsServices"] = "azureDevOpsServices"
     data_science_group: str
     state_backend: StateBackend
+
+    @field_validator("databricks_account_id", "azure_databricks_object_id")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise ValueError(f"'{value}' is not a UUID") from None
+        return value
 
 
 class CohortSettings(Strict):
@@ -169,8 +184,17 @@ SearchParameter = Annotated[
 
 # Hyperparameters of the gradient-boosted trees the search may tune.
 TUNABLE = {
-    "max_depth", "learning_rate", "n_estimators", "min_child_weight", "subsample",
-    "colsample_bytree", "reg_lambda", "reg_alpha", "gamma", "max_bin", "max_leaves",
+    "max_depth",
+    "learning_rate",
+    "n_estimators",
+    "min_child_weight",
+    "subsample",
+    "colsample_bytree",
+    "reg_lambda",
+    "reg_alpha",
+    "gamma",
+    "max_bin",
+    "max_leaves",
     "grow_policy",
 }
 INTEGER_PARAMS = {"max_depth", "n_estimators", "max_bin", "max_leaves"}
@@ -208,9 +232,7 @@ class TrainingSettings(Strict):
             raise ValueError("the search space is empty: give at least one hyperparameter")
         unknown = sorted(set(value) - TUNABLE)
         if unknown:
-            raise ValueError(
-                f"unknown hyperparameter '{unknown[0]}' (tunable: {', '.join(sorted(TUNABLE))})"
-            )
+            raise ValueError(f"unknown hyperparameter '{unknown[0]}' (tunable: {', '.join(sorted(TUNABLE))})")
         return value
 
 
@@ -361,6 +383,8 @@ class Deployment(Strict):
     azure: AzureResources
     cluster: ClusterSettings
     notifications: Notifications
+    data_science_access: Literal["manage", "view"]  # the data-science group's rights here
+    prevent_destroy: bool = False  # Terraform refuses to destroy the model, experiment and data
     jobs: dict[str, JobSettings] = {}
 
     @field_validator("jobs")

@@ -48,6 +48,12 @@ class TableStore(ABC):
     def overwrite(self, df: DataFrame, table: str) -> None:
         """Replace the whole table with `df`."""
 
+    def overwrite_many(self, tables: dict[str, DataFrame], progress=lambda _: None) -> None:
+        """Replace several tables. Delta has no multi-table transaction: one after another."""
+        for table, df in tables.items():
+            progress(table)
+            self.overwrite(df, table)
+
     @abstractmethod
     def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
         """Replace the partitions (dates in `column`) present in `df`; keep all others."""
@@ -117,14 +123,31 @@ class LocalParquetStore(TableStore):
 
     # ---- writing
     def overwrite(self, df: DataFrame, table: str) -> None:
-        self._write_version(table, df, partition_by=None, keep=None)
+        self.overwrite_many({table: df})
+
+    def overwrite_many(self, tables: dict[str, DataFrame], progress=lambda _: None) -> None:
+        """Stage every table, then commit them together: all are replaced or none."""
+        staged: list[tuple[str, Path]] = []
+        try:
+            for table, df in tables.items():
+                progress(table)
+                staged.append((table, self._stage(table, df, partition_by=None, replaced=None)))
+        except BaseException:
+            for _, version in staged:
+                shutil.rmtree(version, ignore_errors=True)
+            raise
+        for table, version in staged:
+            self._commit(table, version)
 
     def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
         values = self._partition_values(df, column)
-        self._write_version(table, df, partition_by=column, keep=values)
+        self._commit(table, self._stage(table, df, partition_by=column, replaced=values))
         return values
 
-    def _write_version(self, table: str, df: DataFrame, partition_by: str | None, keep: list[date] | None):
+    def _stage(
+        self, table: str, df: DataFrame, partition_by: str | None, replaced: list[date] | None
+    ) -> Path:
+        """Write a complete new version of the table beside the live one; nothing reads it yet."""
         table_dir = self._table_dir(table)
         table_dir.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -136,15 +159,19 @@ class LocalParquetStore(TableStore):
                 writer = writer.partitionBy(partition_by)
             writer.parquet(str(version))
             if partition_by and previous is not None:
-                self._carry_over(previous, version, df, partition_by, replaced=keep or [])
+                self._carry_over(previous, version, df, partition_by, replaced=replaced or [])
             meta = {"schema": json.loads(df.schema.json()), "partition_by": partition_by}
             (version / METADATA).write_text(json.dumps(meta, indent=1))
-            pointer_tmp = table_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
-            pointer_tmp.write_text(version.name)
-            os.replace(pointer_tmp, table_dir / POINTER)  # the commit point
         except BaseException:
             shutil.rmtree(version, ignore_errors=True)
             raise
+        return version
+
+    def _commit(self, table: str, version: Path) -> None:
+        table_dir = self._table_dir(table)
+        pointer_tmp = table_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
+        pointer_tmp.write_text(version.name)
+        os.replace(pointer_tmp, table_dir / POINTER)  # the commit point
         self._remove_stale(table_dir, keep=version.name)
 
     def _carry_over(self, previous: Path, version: Path, df: DataFrame, column: str, replaced: list[date]):
@@ -156,8 +183,11 @@ class LocalParquetStore(TableStore):
                 f"partitioned by '{old_meta.get('partition_by')}'"
             )
         replaced_dirs = {f"{column}={value.isoformat()}" for value in replaced}
-        kept = [p for p in previous.iterdir() if p.is_dir() and p.name.startswith(f"{column}=")
-                and p.name not in replaced_dirs]
+        kept = [
+            p
+            for p in previous.iterdir()
+            if p.is_dir() and p.name.startswith(f"{column}=") and p.name not in replaced_dirs
+        ]
         if not kept:
             return
         if old_meta["schema"] == json.loads(df.schema.json()):
@@ -212,14 +242,24 @@ class DeltaTableStore(TableStore):
         return self._name(table)
 
     def overwrite(self, df: DataFrame, table: str) -> None:
-        (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
-         .saveAsTable(self._name(table)))
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("overwriteSchema", "true")
+            .saveAsTable(self._name(table))
+        )
 
     def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
         values = self._partition_values(df, column)
         condition = f"{column} IN ({', '.join(repr(v.isoformat()) for v in values)})"
-        (df.write.format("delta").mode("overwrite").option("replaceWhere", condition)
-         .option("mergeSchema", "true").partitionBy(column).saveAsTable(self._name(table)))
+        (
+            df.write.format("delta")
+            .mode("overwrite")
+            .option("replaceWhere", condition)
+            .option("mergeSchema", "true")
+            .partitionBy(column)
+            .saveAsTable(self._name(table))
+        )
         return values
 
     def declare_primary_key(self, table: str, columns: list[str], timeseries: str) -> None:

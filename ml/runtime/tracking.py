@@ -29,9 +29,7 @@ def configure_mlflow(experiment_path: str | None = None) -> TrackingStore:
     """Point MLflow at the right store and, when given, make the experiment current."""
     import mlflow
 
-    store = (
-        TrackingStore("databricks", "databricks-uc", None) if on_databricks() else local_store()
-    )
+    store = TrackingStore("databricks", "databricks-uc", None) if on_databricks() else local_store()
     mlflow.set_tracking_uri(store.tracking_uri)
     mlflow.set_registry_uri(store.registry_uri)
     if experiment_path:

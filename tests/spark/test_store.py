@@ -58,8 +58,10 @@ def test_replace_partition_replaces_that_date_only(spark, store):
 
 def test_failed_overwrite_leaves_previous_contents(spark, store):
     store.overwrite(spark.range(5).toDF("n"), "t")
-    exploding = spark.range(5).toDF("n").select(
-        F.when(F.col("n") == 3, F.raise_error(F.lit("boom"))).otherwise(F.col("n")).alias("n")
+    exploding = (
+        spark.range(5)
+        .toDF("n")
+        .select(F.when(F.col("n") == 3, F.raise_error(F.lit("boom"))).otherwise(F.col("n")).alias("n"))
     )
     with pytest.raises(Exception, match="boom"):
         store.overwrite(exploding, "t")

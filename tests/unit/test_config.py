@@ -72,8 +72,9 @@ def _mapped_feature(configs: Path) -> tuple[str, str]:
 
 def _map_twice(configs: Path) -> None:
     _, feature = _mapped_feature(configs)
-    edit_yaml(configs / "features/feature_mappings.yml",
-              lambda d: d["groups"].update(duplicate_group=[feature]))
+    edit_yaml(
+        configs / "features/feature_mappings.yml", lambda d: d["groups"].update(duplicate_group=[feature])
+    )
 
 
 def _set(file: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
@@ -106,8 +107,10 @@ CASES = {
         ["project.yml", "training.split_config", "must sum to 1", "1.05"],
     ),
     "split has a non-positive part": (
-        _set("project.yml", lambda d: d["training"]["split_config"].update(
-            train=0.85, validation=0.15, test=0.0)),
+        _set(
+            "project.yml",
+            lambda d: d["training"]["split_config"].update(train=0.85, validation=0.15, test=0.0),
+        ),
         ["project.yml", "training.split_config", "part 'test' must be > 0"],
     ),
     "keep group not in mappings": (
@@ -127,13 +130,17 @@ CASES = {
         ["imputation.yml", "default.strategy", "'guess'"],
     ),
     "invalid quartz cron": (
-        _set("environments/prod.yml", lambda d: d["deployment"]["jobs"]["inference"]["schedule"].update(
-            quartz_cron="0 11 * * *")),
+        _set(
+            "environments/prod.yml",
+            lambda d: d["deployment"]["jobs"]["inference"]["schedule"].update(quartz_cron="0 11 * * *"),
+        ),
         ["prod.yml", "deployment.jobs.inference.schedule.quartz_cron", "expected 6 or 7 fields"],
     ),
     "invalid timezone": (
-        _set("environments/staging.yml", lambda d: d["deployment"]["jobs"]["training"]["schedule"].update(
-            timezone="Mars/Olympus_Mons")),
+        _set(
+            "environments/staging.yml",
+            lambda d: d["deployment"]["jobs"]["training"]["schedule"].update(timezone="Mars/Olympus_Mons"),
+        ),
         ["staging.yml", "deployment.jobs.training.schedule.timezone", "unknown timezone 'Mars/Olympus_Mons'"],
     ),
     "empty search space": (
@@ -141,8 +148,12 @@ CASES = {
         ["project.yml", "training.search_space", "search space is empty"],
     ),
     "bound with low above high": (
-        _set("project.yml", lambda d: d["training"]["search_space"].update(
-            subsample={"type": "uniform", "low": 0.9, "high": 0.5})),
+        _set(
+            "project.yml",
+            lambda d: d["training"]["search_space"].update(
+                subsample={"type": "uniform", "low": 0.9, "high": 0.5}
+            ),
+        ),
         ["project.yml", "training.search_space.subsample", "low (0.9) is greater than high (0.5)"],
     ),
     "threshold outside [0, 1]": (
@@ -201,8 +212,10 @@ def test_missing_service_principal_for_a_service_principal_environment(config_co
 
 
 def test_invalid_application_id(config_copy):
-    edit_yaml(config_copy / "environments/staging.yml",
-              lambda d: d["deployment"]["service_principal"].update(application_id="staging-sp"))
+    edit_yaml(
+        config_copy / "environments/staging.yml",
+        lambda d: d["deployment"]["service_principal"].update(application_id="staging-sp"),
+    )
     expected = r"deployment\.service_principal\.application_id: 'staging-sp' is not"
     with pytest.raises(ConfigError, match=expected):
         load_settings("staging", config_copy)
@@ -215,15 +228,16 @@ def test_missing_branch(config_copy):
 
 
 def test_unknown_job_in_environment(config_copy):
-    edit_yaml(config_copy / "environments/dev.yml",
-              lambda d: d["deployment"]["jobs"].update(reporting={}))
+    edit_yaml(config_copy / "environments/dev.yml", lambda d: d["deployment"]["jobs"].update(reporting={}))
     with pytest.raises(ConfigError, match=r"deployment\.jobs: unknown job 'reporting'"):
         load_settings("dev", config_copy)
 
 
 def test_tiers_must_descend_and_end_at_zero(config_copy):
-    edit_yaml(config_copy / "project.yml",
-              lambda d: d["inference"].update(tiers=[{"name": "high", "min_score": 0.5}]))
+    edit_yaml(
+        config_copy / "project.yml",
+        lambda d: d["inference"].update(tiers=[{"name": "high", "min_score": 0.5}]),
+    )
     with pytest.raises(ConfigError, match="last tier must have min_score 0"):
         load_settings("dev", config_copy)
 

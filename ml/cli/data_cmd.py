@@ -1,0 +1,159 @@
+"""`hrob data`: generate, profile and document the synthetic source tables."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ml.cli.common import ConfigDirOption, EnvOption, console, use_config_dir
+from ml.errors import HrobError
+
+app = typer.Typer(no_args_is_help=True, help="Generate, profile and document the synthetic source tables.")
+
+
+def _source_store(env: str, config_dir):
+    from ml.config.loader import load_settings
+    from ml.data.store import table_store
+    from ml.runtime.spark import get_spark
+
+    settings = load_settings(env, config_dir)
+    return settings, table_store(get_spark(), settings.environment.source_schema)
+
+
+@app.command("generate")
+def generate(
+    members: Annotated[
+        int | None, typer.Option(help="Members to simulate (default: cohort.members).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (default: cohort.seed).")] = None,
+    start: Annotated[str | None, typer.Option(help="First month, YYYY-MM (default: cohort.start).")] = None,
+    end: Annotated[str | None, typer.Option(help="Last month, YYYY-MM (default: the current month).")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing source tables.")] = False,
+    partitions: Annotated[
+        int | None,
+        typer.Option(
+            help="Spark partitions (default: one per 25,000 members); the tables do not depend on it."
+        ),
+    ] = None,
+    env: EnvOption = "local",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Simulate a cohort and write the source tables (and the oracle) for an environment."""
+    from ml.synth.generate import cohort_spec
+    from ml.synth.generate import generate as run
+
+    use_config_dir(config_dir)
+    from ml.config.loader import load_settings
+
+    cohort = load_settings(env, config_dir).project.cohort
+    spec = cohort_spec(
+        members if members is not None else cohort.members,
+        seed if seed is not None else cohort.seed,
+        start or cohort.start,
+        end or cohort.end,
+        partitions,
+    )
+    started = time.perf_counter()
+    with console.status("starting Spark ...") as status:
+        settings, store = _source_store(env, config_dir)
+
+        def progress(message: str) -> None:
+            console.print(f"[dim]{time.perf_counter() - started:6.1f}s[/dim] {message}")
+            status.update(message + " ...")
+
+        counts = run(store.spark, store, spec, overwrite=overwrite, progress=progress)
+    table = Table(title=f"Source tables in {settings.environment.source_schema}", title_justify="left")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, rows in counts.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    seconds = time.perf_counter() - started
+    episodes = counts["episodes"]
+    console.print(
+        f"[green]done[/green] in {seconds:.0f}s ({episodes / seconds:,.0f} episodes/s); "
+        f"tables under {store.location('')}"
+    )
+
+
+@app.command("profile")
+def profile(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    env: EnvOption = "local",
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Base rates, recovered effect sizes, missingness and the oracle, next to their targets."""
+    from ml.synth.profile import profile as run
+    from ml.synth.profile import within_targets
+
+    use_config_dir(config_dir)
+    if as_json:
+        _, store = _source_store(env, config_dir)
+        print(json.dumps(run(store), indent=1))
+        return
+    with console.status("profiling the source tables ..."):
+        _, store = _source_store(env, config_dir)
+        result = run(store)
+    checks = within_targets(result)
+    console.print(
+        f"{result['members']:,} members, {result['episodes']:,} episodes "
+        f"({result['closed_episodes']:,} with outcomes); episodes per member: "
+        + ", ".join(f"{k}: {v:,}" for k, v in result["episodes_per_member"].items())
+    )
+    rates = Table(title="Base rates", title_justify="left")
+    for column in ("outcome", "observed", "target", "tolerance", ""):
+        rates.add_column(column)
+    for name, r in result["base_rates"].items():
+        ok = checks[f"base_rate:{name}"]
+        rates.add_row(
+            name,
+            f"{r['observed']:.2%}",
+            f"{r['target']:.2%}",
+            f"{r['low']:.2%}-{r['high']:.2%}",
+            "[green]ok[/green]" if ok else "[red]off[/red]",
+        )
+    console.print(rates)
+    effects = Table(title="Effect sizes recovered from the data", title_justify="left")
+    for column in ("risk factor -> outcome", "measure", "observed", "target", "exposed", ""):
+        effects.add_column(column)
+    for name, e in result["odds_ratios"].items():
+        key = checks.get(f"effect:{name}")
+        mark = "" if key is None else ("[green]ok[/green]" if key else "[red]off[/red]")
+        observed = "-" if e["observed"] is None else f"{e['observed']:.2f}"
+        effects.add_row(name, e["measure"], observed, f"{e['target']:.2f}", f"{e['exposed']:,}", mark)
+    console.print(effects)
+    missing = Table(title="Missingness", title_justify="left")
+    missing.add_column("information")
+    missing.add_column("missing", justify="right")
+    for name, share in result["missingness"].items():
+        missing.add_row(name, f"{share:.1%}")
+    console.print(missing)
+    oracle = result["oracle"]
+    console.print(
+        f"Oracle (best possible model) on recorded labels: AUROC {oracle['auroc']:.3f}, "
+        f"AUPRC {oracle['auprc']:.3f} at prevalence {oracle['prevalence']:.1%}"
+    )
+    if not all(checks.values()):
+        raise HrobError("some base rates or key effects are outside their targets (marked 'off')")
+
+
+@app.command("dictionary")
+def dictionary(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail if docs/data_dictionary.md is out of date.")
+    ] = False,
+) -> None:
+    """Write docs/data_dictionary.md from the table definitions."""
+    from ml.data.dictionary import DICTIONARY_PATH, render, write
+
+    if check:
+        if not DICTIONARY_PATH.exists() or DICTIONARY_PATH.read_text() != render():
+            raise HrobError(f"{DICTIONARY_PATH.name} is out of date: run hrob data dictionary")
+        console.print(f"{DICTIONARY_PATH.name} is up to date")
+        return
+    changed = write()
+    console.print(f"{'wrote' if changed else 'unchanged:'} {DICTIONARY_PATH}")

@@ -1,0 +1,1 @@
+"""Model quality: metrics shared by training, validation, the profile and the benchmarks."""

@@ -1,0 +1,345 @@
+"""Generating the synthetic cohort in Spark and writing it through the table adapter.
+
+The generative model (people, pregnancy, events) is vectorised numpy run inside Spark
+partitions with mapInPandas: nothing is collected to the driver, so a cluster can
+produce millions of episodes, and the counter-based random numbers make the tables
+identical whatever the number of partitions or cores.
+"""
+
+from __future__ import annotations
+
+import calendar
+import math
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+
+import numpy as np
+import pandas as pd
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ml.data import schema as S
+from ml.data.store import TableStore
+from ml.errors import DataError
+from ml.synth import params as P
+from ml.synth.events import TABLE_BUILDERS, Timeline
+from ml.synth.people import Arrays, CohortSpec, people
+from ml.synth.pregnancy import episodes
+from ml.synth.rng import Streams
+
+MEMBERS_PER_PARTITION = 25_000
+Progress = Callable[[str], None]
+
+
+def parse_month(value: str, name: str) -> tuple[int, int]:
+    match = re.fullmatch(r"(\d{4})-(\d{2})", value or "")
+    if not match or not 1 <= int(match.group(2)) <= 12:
+        raise DataError(f"--{name}: expected a month as YYYY-MM, got '{value}'")
+    return int(match.group(1)), int(match.group(2))
+
+
+def cohort_spec(
+    members: int,
+    seed: int,
+    start: str,
+    end: str | None,
+    partitions: int | None = None,
+    today: date | None = None,
+) -> CohortSpec:
+    """Validated generator settings; `end` None means the current month."""
+    if members < 1:
+        raise DataError(f"--members must be at least 1, got {members}")
+    start_year, start_month = parse_month(start, "start")
+    if end is None:
+        today = today or date.today()
+        end_year, end_month = today.year, today.month
+    else:
+        end_year, end_month = parse_month(end, "end")
+    if (start_year, start_month) > (end_year, end_month):
+        raise DataError(f"--start {start} is after --end {end or f'{end_year}-{end_month:02d}'}")
+    last_day = calendar.monthrange(end_year, end_month)[1]
+    if partitions is not None and partitions < 1:
+        raise DataError(f"--partitions must be at least 1, got {partitions}")
+    partitions = partitions or max(2, math.ceil(members / MEMBERS_PER_PARTITION))
+    return CohortSpec(
+        members, seed, date(start_year, start_month, 1), date(end_year, end_month, last_day), partitions
+    )
+
+
+# ---------------------------------------------------------------- the episode frame
+
+
+def _simulate(member_ids: np.ndarray, spec: CohortSpec) -> Arrays:
+    rng = Streams(spec.seed)
+    return episodes(people(member_ids, rng), rng, spec)
+
+
+def _spark_type(values: np.ndarray) -> T.DataType:
+    if values.dtype == bool:
+        return T.BooleanType()
+    if np.issubdtype(values.dtype, np.integer):
+        return T.LongType()
+    if np.issubdtype(values.dtype, np.floating):
+        return T.DoubleType()
+    return T.StringType()
+
+
+def episode_frame(spark: SparkSession, spec: CohortSpec) -> DataFrame:
+    """Every episode with its member's attributes and the generator's truth, one row each."""
+    probe = _simulate(np.arange(1, 65), spec)  # synthetic ids only decide the column types
+    schema = T.StructType([T.StructField(name, _spark_type(values)) for name, values in probe.items()])
+    names = list(probe)
+
+    def simulate(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        for batch in batches:
+            arrays = _simulate(batch["id"].to_numpy(dtype=np.int64), spec)
+            yield pd.DataFrame({name: arrays[name] for name in names})
+
+    members = spark.range(1, spec.members + 1, 1, spec.partitions)
+    return members.mapInPandas(simulate, schema)
+
+
+def _arrays(batch: pd.DataFrame) -> Arrays:
+    return {name: batch[name].to_numpy() for name in batch.columns}
+
+
+# ---------------------------------------------------------------- tables
+
+
+def _date(days: Column | str) -> Column:
+    """Day numbers (days since 1970-01-01, as the numpy model keeps dates) to dates."""
+    days = F.col(days) if isinstance(days, str) else days
+    return F.date_add(F.lit("1970-01-01").cast("date"), days.cast("int"))
+
+
+def _null_nan(name: str) -> Column:
+    return F.when(~F.isnan(F.col(name)), F.col(name))
+
+
+def _conform(df: DataFrame, table: S.Table) -> DataFrame:
+    """Exactly the table's columns, in order, with its types."""
+    return df.select(*[F.col(c.name).cast(c.type).alias(c.name) for c in table.columns])
+
+
+def members_table(ep: DataFrame) -> DataFrame:
+    first = ep.where(F.col("k") == 1)
+    return _conform(
+        first.select(
+            "member_id",
+            _date("birth_day").alias("birth_date"),
+            "race_ethnicity",
+            "primary_language",
+            F.when(F.col("rural") > 0, "rural").otherwise("urban").alias("rurality"),
+            F.round(_null_nan("area_deprivation_index")).alias("area_deprivation_index"),
+            _null_nan("social_vulnerability_index").alias("social_vulnerability_index"),
+        ),
+        S.MEMBERS,
+    )
+
+
+def episodes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
+    delivered = F.col("delivery_day") <= F.lit(spec.end_day)
+    return _conform(
+        ep.select(
+            "episode_id",
+            "member_id",
+            _date("lmp_day").alias("lmp_date"),
+            _date("index_day").alias("index_date"),
+            _date(F.col("lmp_day") + 280).alias("expected_delivery_date"),
+            F.when(delivered, _date("delivery_day")).alias("delivery_date"),
+            F.when(delivered, F.col("weeks")).alias("gestational_age_weeks"),
+            F.when(delivered, F.col("twins").cast("int") + 1).alias("plurality"),
+        ),
+        S.EPISODES,
+    )
+
+
+def outcomes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
+    coded = ~F.col("missed")
+    recorded = {
+        "preterm_birth": F.col("preterm_true") & coded,
+        "low_birthweight": F.col("lbw_true") & coded,
+        "severe_maternal_morbidity": F.col("smm_true") & coded,
+        "hypertensive_disorder": (F.col("hdp_true") & coded) | F.col("spurious_hdp"),
+        "preeclampsia": F.col("preeclampsia_true") & coded,
+        "gestational_diabetes": F.col("gdm_true"),
+        "stillbirth": F.col("stillbirth_true") & coded,
+        "nicu_admission": (F.col("nicu_true") & coded) | F.col("spurious_nicu"),
+    }
+    composite = (
+        recorded["preterm_birth"]
+        | recorded["low_birthweight"]
+        | recorded["severe_maternal_morbidity"]
+        | recorded["hypertensive_disorder"]
+        | recorded["stillbirth"]
+        | recorded["nicu_admission"]
+    )
+    closed = ep.where(F.col("recorded_day") <= F.lit(spec.end_day))
+    return _conform(
+        closed.select(
+            "episode_id",
+            "member_id",
+            _date("delivery_day").alias("delivery_date"),
+            _date("recorded_day").alias("recorded_date"),
+            F.col("birthweight").alias("birthweight_grams"),
+            *[value.alias(name) for name, value in recorded.items()],
+            composite.alias("high_risk"),
+        ),
+        S.OUTCOMES,
+    )
+
+
+def oracle_table(ep: DataFrame) -> DataFrame:
+    label_probability = (
+        F.col("true_risk") * (1 - P.FALSE_NEGATIVE) + (1 - F.col("true_risk")) * P.FALSE_POSITIVE
+    )
+    return _conform(
+        ep.select(
+            "episode_id",
+            "member_id",
+            "true_risk",
+            label_probability.alias("label_probability"),
+            F.col("hypertension").alias("chronic_hypertension"),
+            F.col("diabetes").alias("pregestational_diabetes"),
+            F.col("bmi_k").alias("bmi"),
+            "tobacco_use",
+            "depression",
+            "opioid_use_disorder",
+            "stimulant_use_disorder",
+            "homeless",
+            F.col("inadequate_care").alias("inadequate_prenatal_care"),
+            "twins",
+            (F.col("parity") == 0).alias("nulliparous"),
+            F.col("prior_preterm").alias("prior_preterm_birth"),
+            "prior_preeclampsia",
+            F.col("age").alias("age_years"),
+            "race_ethnicity",
+            (F.col("rural") > 0).alias("rural"),
+            F.col("prior_enrolled").alias("prior_enrollment"),
+            F.col("preeclampsia_true").alias("preeclampsia"),
+            F.col("gdm_true").alias("gestational_diabetes"),
+        ),
+        S.ORACLE,
+    )
+
+
+def _enrollment_spans(ep: Arrays, rng: Streams) -> pd.DataFrame:
+    eid = ep["episode_id"]
+    categories = {"adult_expansion": 0.6, "family": 0.3, "disability": 0.1}
+    pre_category = rng.choice(categories, "enrollment/category", eid)
+    spans: list[tuple] = []
+    gap = ep["churn_gap"]
+    pre = ep["has_pre_span"]
+    spans.append((pre & ~gap, ep["pre_start_day"], ep["lmp_day"] - 1, pre_category))
+    spans.append((pre & gap, ep["pre_start_day"], ep["gap_start_day"] - 1, pre_category))
+    spans.append((pre & gap, ep["gap_end_day"] + 1, ep["lmp_day"] - 1, pre_category))
+    pregnancy_end = np.minimum(ep["postpartum_end_day"], ep["next_lmp_day"] - 1)
+    spans.append(
+        (
+            np.ones(len(eid), bool),
+            ep["pregnancy_span_start_day"],
+            np.maximum(pregnancy_end, ep["pregnancy_span_start_day"]),
+            np.full(len(eid), "pregnancy"),
+        )
+    )
+    frames = []
+    for keep, start, end, category in spans:
+        keep = keep & (end >= start)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "member_id": ep["member_id"][keep],
+                    "span_start_day": start[keep],
+                    "span_end_day": end[keep],
+                    "eligibility_category": category[keep],
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _day_name(column: str) -> str:
+    """The numpy builders keep a date column as day numbers: encounter_date -> encounter_day."""
+    return column.removesuffix("_date") + "_day"
+
+
+def _event_schema(table: S.Table) -> T.StructType:
+    """The table's columns with dates as day numbers, as the numpy builders produce them."""
+    fields = []
+    for c in table.columns:
+        if c.type == "date":
+            fields.append(T.StructField(_day_name(c.name), T.LongType()))
+        else:
+            fields.append(T.StructField(c.name, T._parse_datatype_string(c.type)))
+    return T.StructType(fields)
+
+
+def _from_days(df: DataFrame, table: S.Table) -> DataFrame:
+    columns = [
+        _date(_day_name(c.name)).alias(c.name) if c.type == "date" else F.col(c.name) for c in table.columns
+    ]
+    return _conform(df.select(*columns), table)
+
+
+def _map_episodes(
+    ep: DataFrame, table: S.Table, build: Callable[[Arrays, Streams], pd.DataFrame], spec: CohortSpec
+) -> DataFrame:
+    schema = _event_schema(table)
+    names = schema.fieldNames()
+
+    def run(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        rng = Streams(spec.seed)
+        for batch in batches:
+            out = build(_arrays(batch), rng)
+            yield out[names] if len(out) else pd.DataFrame({n: pd.Series(dtype=object) for n in names})
+
+    return _from_days(ep.mapInPandas(run, schema), table)
+
+
+def build_tables(ep: DataFrame, spec: CohortSpec) -> dict[str, DataFrame]:
+    """Every generated table, as lazy DataFrames over the cached episode frame."""
+    tables = {
+        S.MEMBERS.name: members_table(ep),
+        S.ENROLLMENT.name: _map_episodes(ep, S.ENROLLMENT, _enrollment_spans, spec),
+        S.EPISODES.name: episodes_table(ep, spec),
+        S.OUTCOMES.name: outcomes_table(ep, spec),
+        S.ORACLE.name: oracle_table(ep),
+    }
+    for name, builder in TABLE_BUILDERS.items():
+        table = S.GENERATED_TABLES[name]
+        tables[name] = _map_episodes(
+            ep, table, lambda arrays, rng, builder=builder: builder(Timeline(arrays, rng, spec.end_day)), spec
+        )
+    return tables
+
+
+def generate(
+    spark: SparkSession,
+    store: TableStore,
+    spec: CohortSpec,
+    *,
+    overwrite: bool = False,
+    progress: Progress = lambda _: None,
+) -> dict[str, int]:
+    """Generate and write every table; returns row counts. All tables or none are replaced."""
+    existing = [name for name in S.GENERATED_TABLES if store.exists(name)]
+    if existing and not overwrite:
+        raise DataError(
+            f"source tables already exist in {store.namespace} ({', '.join(existing)}); "
+            "pass --overwrite to replace them"
+        )
+    progress(
+        f"simulating {spec.members:,} members from {spec.start:%Y-%m} to {spec.end:%Y-%m} "
+        f"in {spec.partitions} partitions"
+    )
+    ep = episode_frame(spark, spec).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        progress(f"{ep.count():,} pregnancy episodes simulated")
+        tables = build_tables(ep, spec)
+        store.overwrite_many(tables, progress=lambda name: progress(f"writing {name}"))
+        return {name: store.read(name).count() for name in tables}
+    finally:
+        ep.unpersist()

@@ -1,0 +1,207 @@
+"""What a generated cohort looks like next to its targets: base rates, recovered effect
+sizes, missingness, episodes per member and the oracle's AUROC/AUPRC.
+
+Exposures come from the generator's truth (oracle table), outcomes from the recorded
+outcomes table, so the effects are what an analyst would estimate from the claims
+if exposures were measured without error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ml.data import schema as S
+from ml.data.store import TableStore
+from ml.evaluation.metrics import classification_metrics
+from ml.synth.targets import BASE_RATES, EFFECTS
+
+OUTCOMES = (
+    "preterm_birth",
+    "low_birthweight",
+    "severe_maternal_morbidity",
+    "hypertensive_disorder",
+    "preeclampsia",
+    "gestational_diabetes",
+    "stillbirth",
+    "nicu_admission",
+    "high_risk",
+)
+
+
+def _exposures() -> dict[str, Column]:
+    bmi = F.col("bmi")
+    normal = bmi < 25
+    race = F.col("race_ethnicity")
+
+    def versus(group: Column, reference: Column) -> Column:  # null outside both groups
+        return F.when(group, True).when(reference, False)
+
+    return {
+        "obesity": bmi >= 30,
+        "obesity_vs_normal": versus((bmi >= 30) & (bmi < 40), normal),
+        "overweight_vs_normal": versus((bmi >= 25) & (bmi < 30), normal),
+        "severe_obesity_vs_normal": versus(bmi >= 40, normal),
+        "age_40_plus": F.col("age_years") >= 40,
+        "black_vs_white": versus(race == "black", race == "white"),
+    }
+
+
+def profile_frame(store: TableStore) -> DataFrame:
+    """Closed episodes: recorded outcomes joined to the generator's truth."""
+    outcomes = store.require(S.OUTCOMES.name).select("episode_id", *OUTCOMES)
+    truth = store.require(S.ORACLE.name).drop("member_id", "preeclampsia", "gestational_diabetes")
+    frame = outcomes.join(truth, "episode_id")
+    return frame.select("*", *[c.alias(n) for n, c in _exposures().items()])
+
+
+def _effect(counts: dict[str, float], measure: str) -> float | None:
+    exposed, exposed_cases = counts["n1"], counts["y1"]
+    unexposed, unexposed_cases = counts["n0"], counts["y0"]
+    if not exposed or not unexposed:
+        return None
+    p1, p0 = exposed_cases / exposed, unexposed_cases / unexposed
+    if measure == "rate":
+        return p1
+    if measure == "RR":
+        return p1 / p0 if p0 else None
+    if p1 in (0, 1) or p0 in (0, 1):
+        return None
+    return (p1 / (1 - p1)) / (p0 / (1 - p0))
+
+
+def profile(store: TableStore) -> dict[str, Any]:
+    """The whole profile: rates and effects, missingness, and the oracle."""
+    result = rates_and_effects(store)
+    result["missingness"] = missingness(store)
+    return result
+
+
+def rates_and_effects(store: TableStore) -> dict[str, Any]:
+    """Everything but missingness: needs only members, episodes, outcomes and the oracle."""
+    frame = profile_frame(store).cache()
+    try:
+        return _rates_and_effects(store, frame)
+    finally:
+        frame.unpersist()
+
+
+def _rates_and_effects(store: TableStore, frame: DataFrame) -> dict[str, Any]:
+    rate = lambda c: F.avg(F.col(c).cast("double"))  # noqa: E731
+    observed = (
+        frame.agg(
+            F.count("*").alias("closed"),
+            *[rate(name).alias(name) for name in OUTCOMES],
+            F.avg((F.col("preterm_birth") | F.col("low_birthweight")).cast("double")).alias(
+                "preterm_or_low_birthweight"
+            ),
+            rate("chronic_hypertension").alias("chronic_hypertension"),
+            rate("pregestational_diabetes").alias("pregestational_diabetes"),
+            rate("twins").alias("twins"),
+        )
+        .first()
+        .asDict()
+    )
+    all_episodes = store.require(S.ORACLE.name)
+    observed["no_prior_enrollment"] = all_episodes.agg(
+        F.avg((~F.col("prior_enrollment")).cast("double"))
+    ).first()[0]
+
+    cells = []
+    for name, effect in EFFECTS.items():
+        x, y = F.col(effect.exposure), F.col(effect.outcome)
+        for flag, exposure in (("1", x), ("0", ~x)):
+            cells.append(F.sum(exposure.cast("int")).alias(f"{name}|n{flag}"))
+            cells.append(F.sum((exposure & y).cast("int")).alias(f"{name}|y{flag}"))
+    counts = frame.agg(*cells).first().asDict()
+    effects = {}
+    for name, effect in EFFECTS.items():
+        cell = {key: counts[f"{name}|{key}"] or 0 for key in ("n1", "y1", "n0", "y0")}
+        value = _effect(cell, effect.measure)
+        effects[name] = {
+            "observed": None if value is None else round(value, 3),
+            "target": round(effect.target, 3),
+            "measure": effect.measure,
+            "exposed": int(cell["n1"]),
+        }
+
+    scored = frame.select("label_probability", F.col("high_risk").cast("int").alias("y")).toPandas()
+    oracle = classification_metrics(scored["y"].to_numpy(), scored["label_probability"].to_numpy())
+
+    members = store.require(S.MEMBERS.name)
+    episodes = store.require(S.EPISODES.name)
+    per_member = (
+        episodes.groupBy("member_id")
+        .count()
+        .groupBy(F.col("count").alias("episodes"))
+        .count()
+        .orderBy("episodes")
+        .collect()
+    )
+    return {
+        "members": members.count(),
+        "episodes": episodes.count(),
+        "closed_episodes": observed["closed"],
+        "episodes_per_member": {int(r["episodes"]): int(r["count"]) for r in per_member},
+        "base_rates": {
+            name: {
+                "observed": round(observed[name], 4),
+                "target": round(target.target, 4),
+                "low": round(target.low, 4),
+                "high": round(target.high, 4),
+            }
+            for name, target in BASE_RATES.items()
+        },
+        "odds_ratios": effects,
+        "oracle": {
+            "auroc": round(oracle["auroc"], 4),
+            "auprc": round(oracle["auprc"], 4),
+            "prevalence": round(oracle["prevalence"], 4),
+        },
+    }
+
+
+def missingness(store: TableStore) -> dict[str, float]:
+    """Share missing, by group of information a feature would draw on."""
+    members = store.require(S.MEMBERS.name)
+    labs = store.require(S.LAB_RESULTS.name)
+    episodes = store.require(S.EPISODES.name).select("episode_id", "member_id", "lmp_date", "index_date")
+
+    def before(events: DataFrame, date_column: str, days: int, anchor: str = "index_date") -> float:
+        """Share of episodes with no event in the `days` before the anchor date."""
+        joined = episodes.join(events.select("member_id", F.col(date_column).alias("d")), "member_id", "left")
+        window = (F.col("d") < F.col(anchor)) & (F.col("d") >= F.date_sub(anchor, days))
+        seen = joined.groupBy("episode_id").agg(F.max(window.cast("int")).alias("seen"))
+        return float(seen.agg(F.avg((F.coalesce("seen", F.lit(0)) == 0).cast("double"))).first()[0])
+
+    truth = store.require(S.ORACLE.name)
+    return {
+        "area_indices (member address not geocoded)": _share_null(members, "area_deprivation_index"),
+        "enrollment (no enrollment before the pregnancy)": float(
+            truth.agg(F.avg((~F.col("prior_enrollment")).cast("double"))).first()[0]
+        ),
+        "claims history (no diagnosis in the 12 months before the pregnancy)": before(
+            store.require(S.DIAGNOSES.name), "service_date", 365, anchor="lmp_date"
+        ),
+        "labs (no lab ordered in the 12 months before the index date)": before(labs, "order_date", 365),
+        "labs (ordered, no result returned)": _share_null(labs, "result_value"),
+        "sdoh (never screened before the index date)": before(
+            store.require(S.SDOH_SCREENINGS.name), "screening_date", 10_000
+        ),
+    }
+
+
+def _share_null(df: DataFrame, column: str) -> float:
+    return float(df.agg(F.avg(F.col(column).isNull().cast("double"))).first()[0])
+
+
+def within_targets(result: dict[str, Any]) -> dict[str, bool]:
+    """Which base rates and key effects are within tolerance (for tests and the CLI)."""
+    checks = {f"base_rate:{n}": BASE_RATES[n].ok(v["observed"]) for n, v in result["base_rates"].items()}
+    for name, effect in EFFECTS.items():
+        if effect.key:
+            value = result["odds_ratios"][name]["observed"]
+            checks[f"effect:{name}"] = value is not None and effect.ok(value)
+    return checks

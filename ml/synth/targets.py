@@ -1,0 +1,84 @@
+"""What the synthetic cohort must reproduce: published Medicaid rates and effect sizes
+(../shared/docs/domain.md), with the tolerance each is checked to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Rate:
+    target: float
+    low: float
+    high: float
+
+    def ok(self, observed: float) -> bool:
+        return self.low <= observed <= self.high
+
+
+def tolerance(target: float) -> Rate:
+    """2 percentage points, or 20% relative for rates under 2%."""
+    margin = 0.2 * target if target < 0.02 else 0.02
+    return Rate(target, target - margin, target + margin)
+
+
+BASE_RATES: dict[str, Rate] = {
+    "preterm_birth": tolerance(0.11),
+    "low_birthweight": tolerance(0.10),
+    "preterm_or_low_birthweight": Rate(0.135, 0.12, 0.15),
+    "severe_maternal_morbidity": tolerance(0.0146),
+    "hypertensive_disorder": tolerance(0.16),
+    "chronic_hypertension": tolerance(0.023),
+    "gestational_diabetes": tolerance(0.08),
+    "pregestational_diabetes": tolerance(0.009),
+    "twins": tolerance(0.03),
+    "high_risk": Rate(0.30, 0.25, 0.35),
+    "no_prior_enrollment": tolerance(1 / 3),
+}
+
+
+@dataclass(frozen=True)
+class Effect:
+    exposure: str  # a boolean column of the profile frame
+    outcome: str
+    measure: str  # "OR", "RR" or "rate" (the outcome's rate among the exposed)
+    target: float
+    key: bool = False  # checked in the tests to within 25%
+
+    def ok(self, observed: float) -> bool:
+        return abs(observed / self.target - 1) <= 0.25
+
+
+EFFECTS: dict[str, Effect] = {
+    "prior_preterm_birth->preterm_birth": Effect(
+        "prior_preterm_birth", "preterm_birth", "rate", 0.30, key=True
+    ),
+    "chronic_hypertension->preeclampsia": Effect("chronic_hypertension", "preeclampsia", "RR", 5.1, key=True),
+    "pregestational_diabetes->preeclampsia": Effect(
+        "pregestational_diabetes", "preeclampsia", "RR", 3.7, key=True
+    ),
+    "obesity->preeclampsia": Effect("obesity", "preeclampsia", "RR", 2.8, key=True),
+    "obesity->gestational_diabetes": Effect("obesity_vs_normal", "gestational_diabetes", "OR", 3.6, key=True),
+    "smoking->preterm_birth": Effect("tobacco_use", "preterm_birth", "OR", 1.27, key=True),
+    "smoking->low_birthweight": Effect("tobacco_use", "low_birthweight", "OR", 1.89, key=True),
+    "twins->preeclampsia": Effect("twins", "preeclampsia", "RR", 2.9, key=True),
+    "homelessness->low_birthweight": Effect("homeless", "low_birthweight", "OR", 1.43, key=True),
+    "homelessness->preterm_birth": Effect("homeless", "preterm_birth", "OR", 1.24, key=True),
+    "prior_preeclampsia->preeclampsia": Effect("prior_preeclampsia", "preeclampsia", "RR", 8.4),
+    "first_pregnancy->preeclampsia": Effect("nulliparous", "preeclampsia", "RR", 2.9),
+    "age_40_plus->preeclampsia": Effect("age_40_plus", "preeclampsia", "RR", 2.0),
+    "overweight->gestational_diabetes": Effect("overweight_vs_normal", "gestational_diabetes", "OR", 2.1),
+    "severe_obesity->gestational_diabetes": Effect(
+        "severe_obesity_vs_normal", "gestational_diabetes", "OR", 8.6
+    ),
+    "depression->preterm_birth": Effect("depression", "preterm_birth", "RR", 1.39),
+    "depression->low_birthweight": Effect("depression", "low_birthweight", "RR", 1.49),
+    "inadequate_prenatal_care->preterm_birth": Effect("inadequate_prenatal_care", "preterm_birth", "RR", 2.0),
+    "opioid_use_disorder->smm": Effect("opioid_use_disorder", "severe_maternal_morbidity", "OR", 1.5),
+    "stimulant_use_disorder->smm": Effect("stimulant_use_disorder", "severe_maternal_morbidity", "OR", 1.9),
+    "rural->smm": Effect("rural", "severe_maternal_morbidity", "RR", 1.09),
+    "black_vs_white->preterm_birth": Effect("black_vs_white", "preterm_birth", "RR", 13.6 / 9.1),
+    "black_vs_white->smm": Effect("black_vs_white", "severe_maternal_morbidity", "RR", 227 / 123),
+}
+
+ORACLE_AUROC = (0.72, 0.85)

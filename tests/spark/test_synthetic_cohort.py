@@ -1,0 +1,210 @@
+"""The synthetic cohort written through Spark: schemas, refusal to overwrite, missingness
+not at random, calibration to published rates on 50,000+ episodes, and identical tables
+on one and two cores."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ml.data import schema as S
+from ml.data.store import LocalParquetStore, table_store
+from ml.errors import DataError
+from ml.synth.generate import build_tables, cohort_spec, episode_frame, generate
+from ml.synth.profile import profile, rates_and_effects, within_targets
+from ml.synth.targets import EFFECTS, ORACLE_AUROC
+
+pytestmark = pytest.mark.spark
+
+SMALL = dict(members=2500, seed=5, start="2022-01", end="2026-06")
+
+
+@pytest.fixture(scope="module")
+def small(spark):
+    store = table_store(spark, "test.cohort_small")
+    spec = cohort_spec(**SMALL, partitions=3)
+    counts = generate(spark, store, spec, overwrite=True)
+    return store, counts
+
+
+def test_every_table_has_its_declared_schema(small):
+    store, counts = small
+    for name, table in S.GENERATED_TABLES.items():
+        df = store.read(name)
+        assert df.columns == table.names, name
+        for column in table.columns:
+            assert df.schema[column.name].dataType.simpleString() == column.type, (name, column.name)
+            if not column.nullable:
+                assert df.where(F.col(column.name).isNull()).count() == 0, (name, column.name)
+        assert counts[name] > 0
+
+
+def test_keys_are_unique_and_episodes_consistent(small):
+    store, _ = small
+    for name, table in S.GENERATED_TABLES.items():
+        df = store.read(name)
+        assert df.count() == df.select(*table.key).distinct().count(), name
+    episodes = store.read("episodes")
+    assert episodes.where("index_date >= delivery_date").count() == 0
+    assert episodes.where("gestational_age_weeks < 20 OR gestational_age_weeks > 42").count() == 0
+    open_episodes = episodes.where("delivery_date IS NULL").count()
+    assert open_episodes > 0, "episodes still open at the cut-off are what inference scores"
+    outcomes = store.read("outcomes").join(episodes.select("episode_id"), "episode_id", "left_anti")
+    assert outcomes.count() == 0
+
+
+def test_refuses_to_overwrite_without_the_flag(spark, small):
+    store, counts = small
+    with pytest.raises(DataError, match=r"already exist.*--overwrite"):
+        generate(spark, store, cohort_spec(members=10, seed=1, start="2024-01", end="2024-06"))
+    assert store.read("members").count() == counts["members"]
+
+
+def _ordered_before_index(store, test: str) -> DataFrame:
+    labs = store.read("lab_results").where(F.col("test_code") == test)
+    episodes = store.read("episodes").select("episode_id", "member_id", "index_date")
+    hits = (
+        episodes.join(labs, "member_id")
+        .where(
+            (F.col("order_date") < F.col("index_date"))
+            & (F.col("order_date") >= F.date_sub("index_date", 365))
+        )
+        .select("episode_id")
+        .distinct()
+        .withColumn("ordered", F.lit(1))
+    )
+    return episodes.join(hits, "episode_id", "left").fillna(0, ["ordered"])
+
+
+def test_missingness_is_not_at_random(small):
+    """Whether an HbA1c was ordered depends on risk: that is the signal MNAR carries."""
+    store, _ = small
+    truth = store.read("oracle_episode_risk").select("episode_id", "bmi", "true_risk")
+    ordered = _ordered_before_index(store, "hba1c").join(truth, "episode_id")
+    rates = {
+        r["obese"]: r["rate"]
+        for r in ordered.groupBy((F.col("bmi") >= 30).alias("obese"))
+        .agg(F.avg("ordered").alias("rate"))
+        .collect()
+    }
+    assert rates[True] > 1.5 * rates[False]
+    risk = {
+        r["ordered"]: r["risk"]
+        for r in ordered.groupBy("ordered").agg(F.avg("true_risk").alias("risk")).collect()
+    }
+    assert risk[1] > risk[0] + 0.03
+
+
+def test_profile_json_from_the_cli(small, monkeypatch, capsys, tmp_path):
+    store, _ = small
+    configs = tmp_path / "configs"
+    import shutil
+
+    from tests.conftest import CONFIGS
+
+    shutil.copytree(CONFIGS, configs)
+    env_file = configs / "environments" / "local.yml"
+    env_file.write_text(
+        env_file.read_text().replace("source_schema: local.sources", f"source_schema: {store.namespace}")
+    )
+    from ml.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["hrob", "data", "profile", "--json", "--config-dir", str(configs)])
+    try:
+        main()
+    except SystemExit as done:
+        assert not done.code
+    result = json.loads(capsys.readouterr().out)
+    assert {"members", "episodes", "base_rates", "odds_ratios", "missingness", "oracle"} <= set(result)
+    assert set(result["oracle"]) >= {"auroc", "auprc"}
+    for entry in [*result["base_rates"].values(), *result["odds_ratios"].values()]:
+        assert {"observed", "target"} <= set(entry)
+    assert result["missingness"]["enrollment (no enrollment before the pregnancy)"] > 0.25
+
+
+@pytest.mark.slow
+def test_calibrated_to_published_rates_on_50k_episodes(spark):
+    """Base rates within tolerance, key effects within 25%, oracle AUROC realistic."""
+    store = table_store(spark, "test.cohort_calibration")
+    spec = cohort_spec(members=37_000, seed=2026, start="2021-01", end="2026-11", partitions=4)
+    ep = episode_frame(spark, spec).cache()
+    try:
+        tables = build_tables(ep, spec)
+        core = ("members", "episodes", "outcomes", "oracle_episode_risk")
+        store.overwrite_many({name: tables[name] for name in core})
+    finally:
+        ep.unpersist()
+    result = rates_and_effects(store)
+    assert result["episodes"] >= 50_000
+    failures = {name: ok for name, ok in within_targets(result).items() if not ok}
+    assert not failures, json.dumps(
+        {"failures": list(failures), "base_rates": result["base_rates"], "effects": result["odds_ratios"]},
+        indent=1,
+    )
+    assert all(EFFECTS[n].key for n in EFFECTS if f"effect:{n}" in within_targets(result))
+    low, high = ORACLE_AUROC
+    assert low <= result["oracle"]["auroc"] <= high, result["oracle"]
+
+
+@pytest.mark.slow
+def test_same_seed_gives_identical_tables_on_one_and_two_cores(spark, small, tmp_path, hrob_home):
+    """The small cohort was generated on 2 cores in 3 partitions; regenerate it in a
+    separate process on 1 core in 1 partition and compare every table row for row."""
+    store, _ = small
+    configs = tmp_path / "configs"
+    import shutil
+
+    from tests.conftest import CONFIGS
+
+    shutil.copytree(CONFIGS, configs)
+    env = {
+        **os.environ,
+        "HROB_SPARK_MASTER": "local[1]",
+        "HROB_CONFIG_DIR": str(configs),
+        "HROB_HOME": str(hrob_home),
+    }
+    (configs / "environments" / "local.yml").write_text(
+        (configs / "environments" / "local.yml")
+        .read_text()
+        .replace("source_schema: local.sources", "source_schema: test.cohort_one_core")
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "ml.cli.main",
+        "data",
+        "generate",
+        "--members",
+        str(SMALL["members"]),
+        "--seed",
+        str(SMALL["seed"]),
+        "--start",
+        SMALL["start"],
+        "--end",
+        SMALL["end"],
+        "--partitions",
+        "1",
+        "--overwrite",
+    ]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    other = LocalParquetStore(spark, "test.cohort_one_core")
+    for name in S.GENERATED_TABLES:
+        a, b = store.read(name), other.read(name)
+        assert a.count() == b.count(), name
+        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, name
+
+
+def test_profile_reports_missingness_by_group(small):
+    store, _ = small
+    result = profile(store)
+    shares = result["missingness"]
+    assert 0.25 < shares["enrollment (no enrollment before the pregnancy)"] < 0.42
+    assert 0.25 < shares["claims history (no diagnosis in the 12 months before the pregnancy)"] < 0.6
+    assert 0.05 < shares["labs (ordered, no result returned)"] < 0.2

@@ -1,0 +1,117 @@
+"""The generative model itself (numpy, no Spark): random streams, determinism under any
+batching, the closed-form oracle, and calendar drift."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from ml.errors import DataError
+from ml.synth.generate import cohort_spec
+from ml.synth.people import CohortSpec, people
+from ml.synth.pregnancy import episodes
+from ml.synth.rng import Streams
+
+
+def simulate(ids: np.ndarray, spec: CohortSpec) -> dict[str, np.ndarray]:
+    rng = Streams(spec.seed)
+    return episodes(people(ids, rng), rng, spec)
+
+
+SPEC = CohortSpec(60_000, 11, date(2021, 1, 1), date(2026, 6, 30), 4)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    return simulate(np.arange(1, SPEC.members + 1), SPEC)
+
+
+def test_streams_depend_only_on_seed_stream_and_keys():
+    rng = Streams(3)
+    keys = np.arange(1000)
+    whole = rng.uniform("x", keys, 2)
+    assert np.array_equal(whole[500:], Streams(3).uniform("x", keys[500:], 2))
+    assert not np.allclose(whole, rng.uniform("y", keys, 2))
+    assert not np.allclose(whole, Streams(4).uniform("x", keys, 2))
+    assert whole.min() > 0 and whole.max() < 1
+
+
+def test_stream_distributions():
+    rng = Streams(5)
+    keys = np.arange(200_000)
+    assert abs(rng.uniform("u", keys).mean() - 0.5) < 0.005
+    z = rng.normal("z", keys)
+    assert abs(z.mean()) < 0.01 and abs(z.std() - 1) < 0.01
+    counts = rng.geometric(np.full(len(keys), 2.5), "g", keys)
+    assert abs(counts.mean() - 2.5) < 0.05 and counts.min() == 0
+    picks = rng.choice({"a": 1, "b": 3}, "c", keys)
+    assert abs((picks == "b").mean() - 0.75) < 0.005
+
+
+def test_episodes_do_not_depend_on_batching():
+    ids = np.arange(1, 3001)
+    whole = simulate(ids, SPEC)
+    halves = [simulate(ids[:1234], SPEC), simulate(ids[1234:], SPEC)]
+    order = np.argsort(whole["episode_id"])
+    joined = {k: np.concatenate([h[k] for h in halves]) for k in whole}
+    order_joined = np.argsort(joined["episode_id"])
+    for name in ("episode_id", "index_day", "delivery_day", "true_risk", "composite_true", "birthweight"):
+        assert np.array_equal(whole[name][order], joined[name][order_joined]), name
+
+
+def test_episodes_lie_in_the_period_and_follow_each_other(cohort):
+    assert cohort["index_day"].min() >= SPEC.start_day
+    assert cohort["index_day"].max() <= SPEC.end_day
+    assert np.all(cohort["delivery_day"] > cohort["index_day"])
+    weeks = cohort["weeks"]
+    assert weeks.min() >= 22 and weeks.max() <= 41
+    by_member = np.lexsort((cohort["k"], cohort["member_id"]))
+    m, lmp, delivery = (cohort[n][by_member] for n in ("member_id", "lmp_day", "delivery_day"))
+    same = m[1:] == m[:-1]
+    assert np.all(lmp[1:][same] > delivery[:-1][same]), "a pregnancy starts after the previous delivery"
+
+
+def test_oracle_is_calibrated(cohort):
+    """The closed-form probability matches the simulated outcome frequency, bin by bin."""
+    risk, outcome = cohort["true_risk"], cohort["composite_true"].astype(float)
+    assert abs(risk.mean() - outcome.mean()) < 0.006
+    bins = np.quantile(risk, np.linspace(0, 1, 11))
+    which = np.clip(np.searchsorted(bins, risk, side="right") - 1, 0, 9)
+    for b in range(10):
+        in_bin = which == b
+        assert abs(risk[in_bin].mean() - outcome[in_bin].mean()) < 0.03, b
+
+
+def test_calendar_drift_between_periods():
+    early_spec = CohortSpec(40_000, 2, date(2016, 1, 1), date(2018, 12, 31), 4)
+    late_spec = CohortSpec(40_000, 2, date(2024, 1, 1), date(2026, 11, 30), 4)
+    early = simulate(np.arange(1, 40_001), early_spec)
+    late = simulate(np.arange(1, 40_001), late_spec)
+    assert late["gdm_true"].mean() > early["gdm_true"].mean() + 0.01
+    assert late["hypertension"].mean() > early["hypertension"].mean() * 1.15
+    # twelve months of postpartum coverage from 2022 keep more members enrolled between pregnancies
+    assert late["postpartum_end_day"].mean() - late["delivery_day"].mean() > 300
+    assert early["postpartum_end_day"].mean() - early["delivery_day"].mean() == 60
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"members": 0}, "--members must be at least 1"),
+        ({"start": "2024-13"}, "--start: expected a month as YYYY-MM"),
+        ({"start": "Jan 2024"}, "--start: expected a month as YYYY-MM"),
+        ({"start": "2025-06", "end": "2024-01"}, "--start 2025-06 is after --end 2024-01"),
+        ({"partitions": 0}, "--partitions must be at least 1"),
+    ],
+)
+def test_bad_generator_parameters(kwargs, message):
+    args = {"members": 10, "seed": 1, "start": "2021-01", "end": "2021-12", "partitions": None, **kwargs}
+    with pytest.raises(DataError, match=message):
+        cohort_spec(args["members"], args["seed"], args["start"], args["end"], args["partitions"])
+
+
+def test_end_defaults_to_the_current_month():
+    spec = cohort_spec(10, 1, "2021-01", None, today=date(2026, 11, 28))
+    assert spec.end == date(2026, 11, 30)
