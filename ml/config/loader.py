@@ -37,10 +37,7 @@ class FeatureConfig:
         """Features the model is trained on, in mapping order."""
         drop = set(self.selection.drop)
         return [
-            feature
-            for group in self.selection.keep
-            for feature in self.mappings.groups[group]
-            if feature not in drop
+            feature for group in self.selection.keep for feature in self.mappings.groups[group] if feature not in drop
         ]
 
     def imputation_for(self, feature: str) -> Imputation:

@@ -67,15 +67,20 @@ class PlatformSettings(Strict):
     workspace_host: Annotated[str, Field(pattern=r"^https://[\w.-]+$")]
     workspace_resource_id: Annotated[
         str,
-        Field(
-            pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$"
-        ),
+        Field(pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Databricks/workspaces/[^/]+$"),
     ]
     azure_location: str
     databricks_account_id: str  # needed to let the deploying identity run jobs as a service principal
     # Object id of the tenant's "AzureDatabricks" enterprise application: it reads Key
     # Vault-backed secret scopes on Databricks' behalf.
     azure_databricks_object_id: str
+    # Where the project's storage and Key Vault send their audit logs (owned by the platform).
+    log_analytics_workspace_id: Annotated[
+        str,
+        Field(
+            pattern=r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.OperationalInsights/workspaces/[^/]+$"
+        ),
+    ]
     git_repository: Annotated[str, Field(pattern=r"^https://")]
     git_provider: Literal["azureDevOpsServices"] = "azureDevOpsServices"
     data_science_group: str
@@ -178,9 +183,7 @@ class Choice(Strict):
         return value
 
 
-SearchParameter = Annotated[
-    Uniform | LogUniform | QUniform | QLogUniform | Choice, Field(discriminator="type")
-]
+SearchParameter = Annotated[Uniform | LogUniform | QUniform | QLogUniform | Choice, Field(discriminator="type")]
 
 # Hyperparameters of the gradient-boosted trees the search may tune.
 TUNABLE = {
@@ -329,9 +332,7 @@ class Autoscale(Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Autoscale:
         if self.min_workers > self.max_workers:
-            raise ValueError(
-                f"min_workers ({self.min_workers}) is greater than max_workers ({self.max_workers})"
-            )
+            raise ValueError(f"min_workers ({self.min_workers}) is greater than max_workers ({self.max_workers})")
         return self
 
 
@@ -401,8 +402,7 @@ class Deployment(Strict):
     def _identity(self) -> Deployment:
         if self.run_as == "service_principal" and self.service_principal is None:
             raise ValueError(
-                "service_principal (application_id, display_name) is required "
-                "when run_as is service_principal"
+                "service_principal (application_id, display_name) is required when run_as is service_principal"
             )
         if self.run_as == "developer" and self.service_principal is not None:
             raise ValueError("service_principal is set but run_as is developer; remove one")

@@ -32,9 +32,7 @@ def render() -> str:
             "|---|---|---|---|",
         ]
         for column in table.columns:
-            lines.append(
-                f"| {column.name} | {column.type} | {column.meaning} | {column.missing or 'never'} |"
-            )
+            lines.append(f"| {column.name} | {column.type} | {column.meaning} | {column.missing or 'never'} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -39,9 +39,7 @@ class Table:
     def spark_schema(self):
         from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
-        return StructType(
-            [StructField(c.name, _parse_datatype_string(c.type), c.nullable) for c in self.columns]
-        )
+        return StructType([StructField(c.name, _parse_datatype_string(c.type), c.nullable) for c in self.columns])
 
 
 MEMBER_ID = Column("member_id", "bigint", "Plan member identifier (synthetic).")
@@ -57,8 +55,7 @@ MEMBERS = Table(
         Column(
             "race_ethnicity",
             "string",
-            "Self-reported: white, black, hispanic, asian_pacific_islander, "
-            "american_indian_alaska_native, other.",
+            "Self-reported: white, black, hispanic, asian_pacific_islander, american_indian_alaska_native, other.",
         ),
         Column("primary_language", "string", "english, spanish or other."),
         Column("rurality", "string", "urban or rural (RUCA of the residence ZIP code)."),
@@ -97,9 +94,7 @@ EPISODES = Table(
         EPISODE_ID,
         MEMBER_ID,
         Column("lmp_date", "date", "Last menstrual period (gestational day 0)."),
-        Column(
-            "index_date", "date", "Prediction date: gestational week 12. Features use data before it only."
-        ),
+        Column("index_date", "date", "Prediction date: gestational week 12. Features use data before it only."),
         Column("expected_delivery_date", "date", "LMP + 280 days."),
         Column(
             "delivery_date",
@@ -127,9 +122,7 @@ OUTCOMES = Table(
         EPISODE_ID,
         MEMBER_ID,
         Column("delivery_date", "date", "Date of delivery."),
-        Column(
-            "recorded_date", "date", "When the outcome was complete in claims (window end plus claims lag)."
-        ),
+        Column("recorded_date", "date", "When the outcome was complete in claims (window end plus claims lag)."),
         Column("birthweight_grams", "int", "Birthweight of the (first) infant."),
         Column("preterm_birth", "boolean", "Delivery before 37 completed weeks. " + OUTCOME_FLAG),
         Column("low_birthweight", "boolean", "Birthweight under 2,500 g. " + OUTCOME_FLAG),
@@ -146,9 +139,7 @@ OUTCOMES = Table(
         Column("preeclampsia", "boolean", "Preeclampsia or eclampsia. " + OUTCOME_FLAG),
         Column("gestational_diabetes", "boolean", "Diabetes first arising in pregnancy. " + OUTCOME_FLAG),
         Column("stillbirth", "boolean", "Fetal death at 20 weeks or later. " + OUTCOME_FLAG),
-        Column(
-            "nicu_admission", "boolean", "Infant admitted to a neonatal intensive care unit. " + OUTCOME_FLAG
-        ),
+        Column("nicu_admission", "boolean", "Infant admitted to a neonatal intensive care unit. " + OUTCOME_FLAG),
         Column(
             "high_risk",
             "boolean",
@@ -247,9 +238,7 @@ ORACLE = Table(
             "double",
             "Probability of a true high-risk outcome given everything the generator knew.",
         ),
-        Column(
-            "label_probability", "double", "Probability that high_risk is recorded as true (after miscoding)."
-        ),
+        Column("label_probability", "double", "Probability that high_risk is recorded as true (after miscoding)."),
         Column("chronic_hypertension", "boolean", TRUTH),
         Column("pregestational_diabetes", "boolean", TRUTH),
         Column("bmi", "double", TRUTH + " Pre-pregnancy BMI."),

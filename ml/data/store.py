@@ -144,9 +144,7 @@ class LocalParquetStore(TableStore):
         self._commit(table, self._stage(table, df, partition_by=column, replaced=values))
         return values
 
-    def _stage(
-        self, table: str, df: DataFrame, partition_by: str | None, replaced: list[date] | None
-    ) -> Path:
+    def _stage(self, table: str, df: DataFrame, partition_by: str | None, replaced: list[date] | None) -> Path:
         """Write a complete new version of the table beside the live one; nothing reads it yet."""
         table_dir = self._table_dir(table)
         table_dir.mkdir(parents=True, exist_ok=True)
@@ -242,12 +240,7 @@ class DeltaTableStore(TableStore):
         return self._name(table)
 
     def overwrite(self, df: DataFrame, table: str) -> None:
-        (
-            df.write.format("delta")
-            .mode("overwrite")
-            .option("overwriteSchema", "true")
-            .saveAsTable(self._name(table))
-        )
+        (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(self._name(table)))
 
     def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
         values = self._partition_values(df, column)

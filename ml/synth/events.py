@@ -50,9 +50,7 @@ def phases(ep: Arrays, end_day: int) -> dict[str, Phase]:
         "early": Phase(pregnancy_start, np.minimum(index_day - 1, cap)),
         "late": Phase(np.maximum(index_day, pregnancy_start), np.minimum(delivery - 1, cap)),
         "delivery": Phase(delivery, np.minimum(delivery, cap)),
-        "postpartum": Phase(
-            delivery + 1, np.minimum(np.minimum(delivery + EARLY_POSTPARTUM_DAYS, coverage_end), cap)
-        ),
+        "postpartum": Phase(delivery + 1, np.minimum(np.minimum(delivery + EARLY_POSTPARTUM_DAYS, coverage_end), cap)),
         "interpregnancy": Phase(delivery + EARLY_POSTPARTUM_DAYS + 1, np.minimum(coverage_end, cap)),
     }
 
@@ -103,14 +101,10 @@ class Timeline:
         """At most one event in the phase, with the given probability."""
         window = self.phases[phase]
         p = np.broadcast_to(np.asarray(probability, dtype=np.float64), (self.n,))
-        counts = ((self.rng.uniform(f"{stream}/{phase}/once", self.id) < p) & (window.days > 0)).astype(
-            np.int64
-        )
+        counts = ((self.rng.uniform(f"{stream}/{phase}/once", self.id) < p) & (window.days > 0)).astype(np.int64)
         return self._place(stream, phase, counts, window, at)
 
-    def _place(
-        self, stream: str, phase: str, counts: np.ndarray, window: Phase, at: str = "uniform"
-    ) -> Emitted:
+    def _place(self, stream: str, phase: str, counts: np.ndarray, window: Phase, at: str = "uniform") -> Emitted:
         rows = np.repeat(np.arange(self.n), counts)
         seq = _sequence(counts)
         u = self.rng.uniform(f"{stream}/{phase}/day", self.id[rows], seq)
@@ -183,9 +177,7 @@ def encounters(t: Timeline) -> dict[str, list[Emitted]]:
     d, b, card = ep["deprivation"], ep["behavioral"], ep["cardio"]
     primary = 0.006 * c["engaged"] * np.exp(0.15 * card + 0.25 * c["chronic"])
     emergency = 0.0022 * np.exp(0.45 * d + 0.35 * b + 0.15 * card + 0.4 * c["asthma"] + 0.5 * c["substance"])
-    inpatient = 0.00015 * np.exp(
-        0.5 * card + 0.5 * b + 0.8 * c["substance"] + 0.6 * c["serious_mental_illness"]
-    )
+    inpatient = 0.00015 * np.exp(0.5 * card + 0.5 * b + 0.8 * c["substance"] + 0.6 * c["serious_mental_illness"])
     behavioral = 0.0008 * np.exp(1.0 * b) * (1 + 3 * c["mental"])
     out: dict[str, list[Emitted]] = {
         "primary_care": [
@@ -205,9 +197,7 @@ def encounters(t: Timeline) -> dict[str, list[Emitted]]:
         "inpatient": [
             t.rate("inpatient", "pre", inpatient),
             t.rate("inpatient", "interpregnancy", inpatient),
-            t.rate(
-                "inpatient", "late", inpatient + 0.0008 * (c["late_preeclampsia"] + _f(ep["preterm_true"]))
-            ),
+            t.rate("inpatient", "late", inpatient + 0.0008 * (c["late_preeclampsia"] + _f(ep["preterm_true"]))),
             t.once("inpatient", "delivery", 1.0),
         ],
         "behavioral_health": [
@@ -289,9 +279,7 @@ def _full_code(prefix: str) -> str:
 
 def _condition_code(t: Timeline, e: Emitted, condition: str, pregnant: bool, stream: str) -> np.ndarray:
     """A code of the condition: its pregnancy (O) variant during pregnancy where one exists."""
-    prefixes = [c for c in V.CONDITIONS[condition] if c.startswith("O") == pregnant] or list(
-        V.CONDITIONS[condition]
-    )
+    prefixes = [c for c in V.CONDITIONS[condition] if c.startswith("O") == pregnant] or list(V.CONDITIONS[condition])
     codes = np.array([_full_code(c) for c in prefixes])
     pick = t.rng.uniform(stream, t.id[e.row], e.day, e.seq)
     return codes[np.minimum((pick * len(codes)).astype(int), len(codes) - 1)]
@@ -427,8 +415,7 @@ def pharmacy_table(t: Timeline) -> pd.DataFrame:
         (
             "opioid_analgesic",
             ("pre", "interpregnancy"),
-            0.0008 * np.exp(0.4 * ep["deprivation"] + 0.5 * ep["behavioral"])
-            + 0.01 * c["opioid_use_disorder"],
+            0.0008 * np.exp(0.4 * ep["deprivation"] + 0.5 * ep["behavioral"]) + 0.01 * c["opioid_use_disorder"],
             7,
         ),
         ("opioid_analgesic", ("postpartum",), 0.004 * np.ones(t.n), 5),
@@ -453,18 +440,14 @@ def pharmacy_table(t: Timeline) -> pd.DataFrame:
             e = t.rate(f"rx/{drug}/{number}", phase, per_day)
             long_supply = t.rng.uniform(f"rx/{drug}/supply", t.id[e.row], e.day) < 0.2
             days_supply = np.where(long_supply & (supply == 30), 90, supply)
-            frames.append(
-                _rows(t, e, f"rx/{drug}/{number}/{phase}", drug_class=drug, days_supply=days_supply)
-            )
+            frames.append(_rows(t, e, f"rx/{drug}/{number}/{phase}", drug_class=drug, days_supply=days_supply))
     return _concat(frames, "fill_id", "fill_date")
 
 
 # ---------------------------------------------------------------- labs
 
 
-def _value(
-    t: Timeline, e: Emitted, stream: str, mean: np.ndarray | float, sd: float, log: bool = False
-) -> np.ndarray:
+def _value(t: Timeline, e: Emitted, stream: str, mean: np.ndarray | float, sd: float, log: bool = False) -> np.ndarray:
     noise = t.rng.normal(f"lab/{stream}/value", t.id[e.row], e.day, e.seq)
     mean = np.broadcast_to(np.asarray(mean, dtype=np.float64), (t.n,))
     if log:
@@ -481,9 +464,7 @@ def labs_table(t: Timeline) -> pd.DataFrame:
 
     def add(test: str, e: Emitted, values: np.ndarray) -> None:
         unit, _, _ = V.LAB_TESTS[test]
-        missing = t.rng.uniform(f"lab/{test}/missing", t.id[e.row], e.day, e.seq) < 0.06 + 0.1 * sigmoid(
-            -eng[e.row]
-        )
+        missing = t.rng.uniform(f"lab/{test}/missing", t.id[e.row], e.day, e.seq) < 0.06 + 0.1 * sigmoid(-eng[e.row])
         frames.append(
             _rows(
                 t,
@@ -510,12 +491,7 @@ def labs_table(t: Timeline) -> pd.DataFrame:
         "hba1c",
         0.0004 * np.exp(0.6 * card + 2.0 * c["diabetes"] + 0.5 * c["obese"]) * c["engaged"],
         sigmoid(
-            -2.2
-            + 1.2 * c["obese"]
-            + 3.0 * c["diabetes"]
-            + 1.0 * _f(ep["prior_gdm"])
-            + 0.6 * asian_or_hispanic
-            + eng
+            -2.2 + 1.2 * c["obese"] + 3.0 * c["diabetes"] + 1.0 * _f(ep["prior_gdm"]) + 0.6 * asian_or_hispanic + eng
         ),
     ):
         add("hba1c", e, _value(t, e, "hba1c", hba1c_mean, 0.25))
@@ -532,28 +508,20 @@ def labs_table(t: Timeline) -> pd.DataFrame:
     for phase, e in ordered("hemoglobin", 0.0005 * c["engaged"], 0.85 * engaged, 0.7 * engaged):
         values = _value(t, e, "hemoglobin", hb_mean - (0.5 if phase == "late" else 0.0), 0.9)
         add("hemoglobin", e, values)
-        platelets = _value(
-            t, e, "platelets", 250 - (45 * c["late_preeclampsia"] if phase == "late" else 0), 50.0
-        )
+        platelets = _value(t, e, "platelets", 250 - (45 * c["late_preeclampsia"] if phase == "late" else 0), 50.0)
         add("platelets", e, platelets)
 
     kidney_risk = c["hypertension"] + c["diabetes"] + 2 * c["chronic_kidney_disease"]
-    for _, e in ordered(
-        "creatinine", 0.0002 * (1 + 4 * kidney_risk), sigmoid(-2.5 + 2.0 * kidney_risk + eng)
-    ):
+    for _, e in ordered("creatinine", 0.0002 * (1 + 4 * kidney_risk), sigmoid(-2.5 + 2.0 * kidney_risk + eng)):
         add(
             "creatinine",
             e,
             _value(t, e, "creatinine", 0.6 + 0.6 * c["chronic_kidney_disease"] + 0.03 * card, 0.08),
         )
 
-    protein_early = sigmoid(
-        -3.0 + 2.2 * (c["hypertension"] + c["diabetes"] + _f(ep["prior_preeclampsia"])) + eng
-    )
+    protein_early = sigmoid(-3.0 + 2.2 * (c["hypertension"] + c["diabetes"] + _f(ep["prior_preeclampsia"])) + eng)
     protein_late = 0.9 * np.maximum(c["late_preeclampsia"], _f(ep["ghtn_true"])) + 0.05
-    for phase, e in ordered(
-        "urine_protein_ratio", 0.0001 * (1 + 4 * kidney_risk), protein_early, protein_late
-    ):
+    for phase, e in ordered("urine_protein_ratio", 0.0001 * (1 + 4 * kidney_risk), protein_early, protein_late):
         mean = (
             0.08
             + 0.12 * c["hypertension"]
@@ -567,9 +535,7 @@ def labs_table(t: Timeline) -> pd.DataFrame:
     ):
         add("tsh", e, _value(t, e, "tsh", 1.8 + 1.5 * c["thyroid_disorder"], 0.45, log=True))
 
-    uds = t.once(
-        "lab/uds", "early", sigmoid(-2.2 + 2.5 * c["substance"] + 0.4 * ep["behavioral"]), at="start"
-    )
+    uds = t.once("lab/uds", "early", sigmoid(-2.2 + 2.5 * c["substance"] + 0.4 * ep["behavioral"]), at="start")
     positive = (c["substance"][uds.row] > 0) & (t.rng.uniform("lab/uds/pos", t.id[uds.row]) < 0.75) | (
         t.rng.uniform("lab/uds/other", t.id[uds.row]) < 0.05
     )
@@ -609,9 +575,7 @@ def screenings_table(t: Timeline) -> pd.DataFrame:
         np.concatenate([x.seq + 10 * i for i, x in enumerate(events)]),
     )
     screening_id = _ids(t, e, "screen")
-    declined_all = t.rng.uniform("screen/declined", screening_id) < 0.03 * np.exp(
-        0.5 * ep["behavioral"][e.row]
-    )
+    declined_all = t.rng.uniform("screen/declined", screening_id) < 0.03 * np.exp(0.5 * ep["behavioral"][e.row])
     frames = []
     for domain in V.SDOH_DOMAINS:
         need = ep["homeless"][e.row] if domain == "homelessness" else ep[f"need_{domain}"][e.row]

@@ -64,9 +64,7 @@ def cohort_spec(
     if partitions is not None and partitions < 1:
         raise DataError(f"--partitions must be at least 1, got {partitions}")
     partitions = partitions or max(2, math.ceil(members / MEMBERS_PER_PARTITION))
-    return CohortSpec(
-        members, seed, date(start_year, start_month, 1), date(end_year, end_month, last_day), partitions
-    )
+    return CohortSpec(members, seed, date(start_year, start_month, 1), date(end_year, end_month, last_day), partitions)
 
 
 # ---------------------------------------------------------------- the episode frame
@@ -193,9 +191,7 @@ def outcomes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
 
 
 def oracle_table(ep: DataFrame) -> DataFrame:
-    label_probability = (
-        F.col("true_risk") * (1 - P.FALSE_NEGATIVE) + (1 - F.col("true_risk")) * P.FALSE_POSITIVE
-    )
+    label_probability = F.col("true_risk") * (1 - P.FALSE_NEGATIVE) + (1 - F.col("true_risk")) * P.FALSE_POSITIVE
     return _conform(
         ep.select(
             "episode_id",
@@ -278,9 +274,7 @@ def _event_schema(table: S.Table) -> T.StructType:
 
 
 def _from_days(df: DataFrame, table: S.Table) -> DataFrame:
-    columns = [
-        _date(_day_name(c.name)).alias(c.name) if c.type == "date" else F.col(c.name) for c in table.columns
-    ]
+    columns = [_date(_day_name(c.name)).alias(c.name) if c.type == "date" else F.col(c.name) for c in table.columns]
     return _conform(df.select(*columns), table)
 
 

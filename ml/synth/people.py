@@ -97,10 +97,7 @@ def people(member_id: np.ndarray, rng: Streams) -> Arrays:
 
     loading = P.BMI_CARDIO_LOADING
     out["bmi"] = np.clip(
-        np.exp(
-            P.BMI_LOG_MEAN
-            + P.BMI_LOG_SD * (loading * cardio + np.sqrt(1 - loading**2) * rng.normal("bmi", m))
-        ),
+        np.exp(P.BMI_LOG_MEAN + P.BMI_LOG_SD * (loading * cardio + np.sqrt(1 - loading**2) * rng.normal("bmi", m))),
         15.0,
         70.0,
     )

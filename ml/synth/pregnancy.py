@@ -38,9 +38,7 @@ def birthweight_shift(ctx: Arrays, **overrides) -> np.ndarray:
 
 def lbw_probability_at(week: int, twins: np.ndarray, shift: np.ndarray) -> np.ndarray:
     """P(birthweight < 2,500 g) at a given week: the birthweight residual is logistic."""
-    threshold = (
-        math.log(2500) - _LOG_MEDIAN_BW[week] - math.log(P.TWIN_FACTOR) * twins
-    ) / P.BIRTHWEIGHT_SCALE
+    threshold = (math.log(2500) - _LOG_MEDIAN_BW[week] - math.log(P.TWIN_FACTOR) * twins) / P.BIRTHWEIGHT_SCALE
     return sigmoid(threshold - shift)
 
 
@@ -68,13 +66,8 @@ def oracle_risk(ctx: Arrays) -> np.ndarray:
         q *= 1.0 - sigmoid(
             outcome_logit(P.PRETERM, ctx, preeclampsia=zero["preeclampsia"], stillbirth=zero["stillbirth"])
         )
-        shift = birthweight_shift(
-            ctx, gdm=gdm, preeclampsia=zero["preeclampsia"], stillbirth=zero["stillbirth"]
-        )
-        q *= sum(
-            share * (1.0 - lbw_probability_at(week, ctx["twins"], shift))
-            for week, share in P.TERM_WEEKS.items()
-        )
+        shift = birthweight_shift(ctx, gdm=gdm, preeclampsia=zero["preeclampsia"], stillbirth=zero["stillbirth"])
+        q *= sum(share * (1.0 - lbw_probability_at(week, ctx["twins"], shift)) for week, share in P.TERM_WEEKS.items())
         q *= 1.0 - sigmoid(outcome_logit(P.NICU, ctx, gdm=gdm, **zero))
         q *= 1.0 - sigmoid(outcome_logit(P.SMM, ctx, **zero))
         none_given.append(q)
@@ -86,9 +79,7 @@ def _weeks(weights: dict[int, float], rng: Streams, stream: str, *keys) -> np.nd
     return rng.choice(weights, stream, *keys).astype(np.int64)
 
 
-def episode_step(
-    person: Arrays, k: int, state: Arrays, rng: Streams, spec: CohortSpec
-) -> tuple[Arrays, Arrays]:
+def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: CohortSpec) -> tuple[Arrays, Arrays]:
     """Episode k of every member in `person`, and the state episode k+1 starts from."""
     m = person["member_id"]
     key = (m, k)
@@ -104,17 +95,12 @@ def episode_step(
     bmi = person["bmi"] + 0.7 * (k - 1)  # weight retained across pregnancies
 
     ctx: Arrays = {
-        name: person[name]
-        for name in ("deprivation", "cardio", "behavioral", "engagement", "obstetric", "rural")
+        name: person[name] for name in ("deprivation", "cardio", "behavioral", "engagement", "obstetric", "rural")
     }
     ctx.update(race_indicators(person["race_ethnicity"]))
     present: Arrays = {}
     for name, (_, loadings) in P.CONDITIONS.items():
-        logit = (
-            person[f"logit_{name}"]
-            + loadings.get("age", 0.0) * (age - 25)
-            + loadings.get("trend", 0.0) * trend
-        )
+        logit = person[f"logit_{name}"] + loadings.get("age", 0.0) * (age - 25) + loadings.get("trend", 0.0) * trend
         present[name] = person[f"u_{name}"] < sigmoid(logit)
         ctx[name] = present[name].astype(np.float64)
 
@@ -139,9 +125,7 @@ def episode_step(
         prior_stillbirth=flag(state["prior_stillbirth"]),
         prior_gdm=flag(state["prior_gdm"]),
         substance=flag(
-            present["opioid_use_disorder"]
-            | present["stimulant_use_disorder"]
-            | present["alcohol_use_disorder"]
+            present["opioid_use_disorder"] | present["stimulant_use_disorder"] | present["alcohol_use_disorder"]
         ),
         opioid_and_stimulant=flag(present["opioid_use_disorder"] & present["stimulant_use_disorder"]),
     )
@@ -160,8 +144,7 @@ def episode_step(
     sb = draw("stillbirth") < sigmoid(outcome_logit(P.STILLBIRTH, ctx, preeclampsia=flag(pe)))
     ptb = draw("preterm") < sigmoid(outcome_logit(P.PRETERM, ctx, preeclampsia=flag(pe), stillbirth=flag(sb)))
     very = ptb & (
-        draw("very_preterm")
-        < sigmoid(outcome_logit(P.VERY_PRETERM, ctx, stillbirth=flag(sb), preeclampsia=flag(pe)))
+        draw("very_preterm") < sigmoid(outcome_logit(P.VERY_PRETERM, ctx, stillbirth=flag(sb), preeclampsia=flag(pe)))
     )
     moderate = ptb & ~very & (draw("moderate_preterm") < P.MODERATE_PRETERM_SHARE)
     late = ptb & ~very & ~moderate

@@ -105,9 +105,7 @@ def _rates_and_effects(store: TableStore, frame: DataFrame) -> dict[str, Any]:
         .asDict()
     )
     all_episodes = store.require(S.ORACLE.name)
-    observed["no_prior_enrollment"] = all_episodes.agg(
-        F.avg((~F.col("prior_enrollment")).cast("double"))
-    ).first()[0]
+    observed["no_prior_enrollment"] = all_episodes.agg(F.avg((~F.col("prior_enrollment")).cast("double"))).first()[0]
 
     cells = []
     for name, effect in EFFECTS.items():

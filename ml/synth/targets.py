@@ -50,13 +50,9 @@ class Effect:
 
 
 EFFECTS: dict[str, Effect] = {
-    "prior_preterm_birth->preterm_birth": Effect(
-        "prior_preterm_birth", "preterm_birth", "rate", 0.30, key=True
-    ),
+    "prior_preterm_birth->preterm_birth": Effect("prior_preterm_birth", "preterm_birth", "rate", 0.30, key=True),
     "chronic_hypertension->preeclampsia": Effect("chronic_hypertension", "preeclampsia", "RR", 5.1, key=True),
-    "pregestational_diabetes->preeclampsia": Effect(
-        "pregestational_diabetes", "preeclampsia", "RR", 3.7, key=True
-    ),
+    "pregestational_diabetes->preeclampsia": Effect("pregestational_diabetes", "preeclampsia", "RR", 3.7, key=True),
     "obesity->preeclampsia": Effect("obesity", "preeclampsia", "RR", 2.8, key=True),
     "obesity->gestational_diabetes": Effect("obesity_vs_normal", "gestational_diabetes", "OR", 3.6, key=True),
     "smoking->preterm_birth": Effect("tobacco_use", "preterm_birth", "OR", 1.27, key=True),
@@ -68,9 +64,7 @@ EFFECTS: dict[str, Effect] = {
     "first_pregnancy->preeclampsia": Effect("nulliparous", "preeclampsia", "RR", 2.9),
     "age_40_plus->preeclampsia": Effect("age_40_plus", "preeclampsia", "RR", 2.0),
     "overweight->gestational_diabetes": Effect("overweight_vs_normal", "gestational_diabetes", "OR", 2.1),
-    "severe_obesity->gestational_diabetes": Effect(
-        "severe_obesity_vs_normal", "gestational_diabetes", "OR", 8.6
-    ),
+    "severe_obesity->gestational_diabetes": Effect("severe_obesity_vs_normal", "gestational_diabetes", "OR", 8.6),
     "depression->preterm_birth": Effect("depression", "preterm_birth", "RR", 1.39),
     "depression->low_birthweight": Effect("depression", "low_birthweight", "RR", 1.49),
     "inadequate_prenatal_care->preterm_birth": Effect("inadequate_prenatal_care", "preterm_birth", "RR", 2.0),

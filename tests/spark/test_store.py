@@ -21,9 +21,7 @@ def store(spark):
 
 
 def rows_by_day(spark, day: date, n: int, value: str):
-    return spark.range(n).select(
-        F.col("id").alias("member_id"), F.lit(day).alias("as_of"), F.lit(value).alias("v")
-    )
+    return spark.range(n).select(F.col("id").alias("member_id"), F.lit(day).alias("as_of"), F.lit(value).alias("v"))
 
 
 def test_local_store_is_parquet_under_hrob_home(store, hrob_home):

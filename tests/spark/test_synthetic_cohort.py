@@ -71,10 +71,7 @@ def _ordered_before_index(store, test: str) -> DataFrame:
     episodes = store.read("episodes").select("episode_id", "member_id", "index_date")
     hits = (
         episodes.join(labs, "member_id")
-        .where(
-            (F.col("order_date") < F.col("index_date"))
-            & (F.col("order_date") >= F.date_sub("index_date", 365))
-        )
+        .where((F.col("order_date") < F.col("index_date")) & (F.col("order_date") >= F.date_sub("index_date", 365)))
         .select("episode_id")
         .distinct()
         .withColumn("ordered", F.lit(1))
@@ -89,15 +86,10 @@ def test_missingness_is_not_at_random(small):
     ordered = _ordered_before_index(store, "hba1c").join(truth, "episode_id")
     rates = {
         r["obese"]: r["rate"]
-        for r in ordered.groupBy((F.col("bmi") >= 30).alias("obese"))
-        .agg(F.avg("ordered").alias("rate"))
-        .collect()
+        for r in ordered.groupBy((F.col("bmi") >= 30).alias("obese")).agg(F.avg("ordered").alias("rate")).collect()
     }
     assert rates[True] > 1.5 * rates[False]
-    risk = {
-        r["ordered"]: r["risk"]
-        for r in ordered.groupBy("ordered").agg(F.avg("true_risk").alias("risk")).collect()
-    }
+    risk = {r["ordered"]: r["risk"] for r in ordered.groupBy("ordered").agg(F.avg("true_risk").alias("risk")).collect()}
     assert risk[1] > risk[0] + 0.03
 
 

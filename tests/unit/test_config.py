@@ -72,9 +72,7 @@ def _mapped_feature(configs: Path) -> tuple[str, str]:
 
 def _map_twice(configs: Path) -> None:
     _, feature = _mapped_feature(configs)
-    edit_yaml(
-        configs / "features/feature_mappings.yml", lambda d: d["groups"].update(duplicate_group=[feature])
-    )
+    edit_yaml(configs / "features/feature_mappings.yml", lambda d: d["groups"].update(duplicate_group=[feature]))
 
 
 def _set(file: str, change: Callable[[dict], None]) -> Callable[[Path], None]:
@@ -150,9 +148,7 @@ CASES = {
     "bound with low above high": (
         _set(
             "project.yml",
-            lambda d: d["training"]["search_space"].update(
-                subsample={"type": "uniform", "low": 0.9, "high": 0.5}
-            ),
+            lambda d: d["training"]["search_space"].update(subsample={"type": "uniform", "low": 0.9, "high": 0.5}),
         ),
         ["project.yml", "training.search_space.subsample", "low (0.9) is greater than high (0.5)"],
     ),

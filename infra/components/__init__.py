@@ -1,0 +1,1 @@
+"""One construct per concept; stacks assemble them from typed environment props."""

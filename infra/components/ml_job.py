@@ -1,0 +1,141 @@
+"""One Databricks job from the job catalogue: a job cluster, tasks that run the entry
+points in ml/jobs from the environment's Git branch, schedule, notifications,
+retries, timeouts and permissions."""
+
+from __future__ import annotations
+
+from cdktn_provider_databricks.job import (
+    Job,
+    JobEmailNotifications,
+    JobGitSource,
+    JobHealth,
+    JobHealthRules,
+    JobJobCluster,
+    JobJobClusterNewCluster,
+    JobJobClusterNewClusterAutoscale,
+    JobJobClusterNewClusterAzureAttributes,
+    JobParameter,
+    JobQueue,
+    JobRunAs,
+    JobSchedule,
+    JobTask,
+    JobTaskDependsOn,
+    JobTaskLibrary,
+    JobTaskLibraryPypi,
+    JobTaskSparkPythonTask,
+)
+from cdktn_provider_databricks.permissions import Permissions, PermissionsAccessControl
+from constructs import Construct
+
+from infra.props import EnvironmentProps, JobProps
+
+CLUSTER_KEY = "main"
+JOB_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_VIEW"}
+DURATION_WARNING = 0.8  # of the timeout
+
+
+def _cluster(props: EnvironmentProps) -> JobJobCluster:
+    cluster = props.deployment.cluster
+    autoscale = (
+        JobJobClusterNewClusterAutoscale(
+            min_workers=cluster.autoscale.min_workers, max_workers=cluster.autoscale.max_workers
+        )
+        if cluster.autoscale
+        else None
+    )
+    return JobJobCluster(
+        job_cluster_key=CLUSTER_KEY,
+        new_cluster=JobJobClusterNewCluster(
+            spark_version=cluster.spark_version,
+            node_type_id=cluster.node_type_id,
+            num_workers=cluster.num_workers,
+            autoscale=autoscale,
+            data_security_mode="SINGLE_USER",  # the job's run-as identity, and Unity Catalog
+            azure_attributes=JobJobClusterNewClusterAzureAttributes(availability="ON_DEMAND_AZURE"),
+            custom_tags=props.tags,
+        ),
+    )
+
+
+class MlJob(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        props: EnvironmentProps,
+        job_props: JobProps,
+        job_identity: str | None,
+    ):
+        super().__init__(scope, id_)
+        spec = job_props.job
+        recipients = list(props.deployment.notifications.on_failure)
+        libraries = [JobTaskLibrary(pypi=JobTaskLibraryPypi(package=p)) for p in props.libraries]
+        tasks = [
+            JobTask(
+                task_key=task.key,
+                description=task.description,
+                job_cluster_key=CLUSTER_KEY,
+                spark_python_task=JobTaskSparkPythonTask(
+                    python_file=task.entry_point, source="GIT", parameters=task.arguments(props.env)
+                ),
+                depends_on=[JobTaskDependsOn(task_key=key) for key in task.depends_on] or None,
+                library=libraries,
+                max_retries=job_props.max_retries,
+                min_retry_interval_millis=spec.min_retry_interval_millis,
+                retry_on_timeout=False,
+                timeout_seconds=job_props.timeout_seconds,
+            )
+            for task in spec.tasks
+        ]
+        schedule = job_props.schedule
+        self.job = Job(
+            self,
+            "job",
+            name=f"[{props.env}] hrob {spec.name}",
+            description=spec.description,
+            tags={**props.tags, "job": spec.name},
+            git_source=JobGitSource(
+                url=props.platform.git_repository,
+                provider=props.platform.git_provider,
+                branch=props.deployment.branch,
+            ),
+            job_cluster=[_cluster(props)],
+            task=tasks,
+            parameter=[JobParameter(name=name, default=default) for name, default in spec.parameters.items()] or None,
+            schedule=JobSchedule(
+                quartz_cron_expression=schedule.quartz_cron,
+                timezone_id=schedule.timezone,
+                pause_status="PAUSED" if schedule.paused else "UNPAUSED",
+            )
+            if schedule
+            else None,
+            email_notifications=JobEmailNotifications(
+                on_failure=recipients,
+                on_duration_warning_threshold_exceeded=recipients,
+                no_alert_for_skipped_runs=True,
+            ),
+            health=JobHealth(
+                rules=[
+                    JobHealthRules(
+                        metric="RUN_DURATION_SECONDS",
+                        op="GREATER_THAN",
+                        value=int(job_props.timeout_seconds * DURATION_WARNING),
+                    )
+                ]
+            ),
+            timeout_seconds=job_props.timeout_seconds,
+            max_concurrent_runs=1,
+            queue=JobQueue(enabled=True),
+            run_as=JobRunAs(service_principal_name=job_identity) if job_identity else None,
+        )
+        controls = [
+            PermissionsAccessControl(
+                group_name=props.platform.data_science_group,
+                permission_level=JOB_LEVEL[props.deployment.data_science_access],
+            )
+        ]
+        if job_identity:
+            controls.append(
+                PermissionsAccessControl(service_principal_name=job_identity, permission_level="CAN_MANAGE")
+            )
+        Permissions(self, "permissions", job_id=self.job.id, access_control=controls)

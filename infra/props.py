@@ -1,0 +1,124 @@
+"""Typed properties of one environment's stack, read from configuration and the job
+catalogue. Everything that differs between environments arrives through here."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+
+from ml.config.loader import Settings, load_settings
+from ml.config.models import Deployment, JobSettings, PlatformSettings, Schedule
+from ml.errors import ConfigError
+from ml.jobs.catalogue import JOBS, Job
+from ml.runtime.paths import REPO_ROOT
+
+# Packages the Databricks ML runtime already provides; installing our own copies would
+# fight it (xgboost-cpu and the runtime's xgboost are the same module).
+PROVIDED_BY_ML_RUNTIME = {
+    "pyspark",
+    "pandas",
+    "numpy",
+    "pyarrow",
+    "scikit-learn",
+    "matplotlib",
+    "xgboost-cpu",
+    "tzdata",
+}
+
+
+def job_libraries() -> list[str]:
+    """The project's runtime requirements, as pinned in pyproject.toml, minus the runtime's own."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    libraries = []
+    for requirement in project["dependencies"]:
+        name = re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower()
+        if name not in PROVIDED_BY_ML_RUNTIME:
+            libraries.append(requirement)
+    return libraries
+
+
+@dataclass(frozen=True)
+class JobProps:
+    job: Job
+    schedule: Schedule | None
+    timeout_seconds: int
+    max_retries: int
+
+
+@dataclass(frozen=True)
+class EnvironmentProps:
+    env: str
+    platform: PlatformSettings
+    deployment: Deployment
+    catalog: str
+    schema: str
+    source_schema: str
+    experiment_path: str
+    model_name: str  # catalog.schema.model
+    jobs: tuple[JobProps, ...]
+    libraries: tuple[str, ...]
+
+    @property
+    def state_key(self) -> str:
+        return f"hrob/{self.env}.tfstate"
+
+    @property
+    def service_principal(self):
+        return self.deployment.service_principal
+
+    @property
+    def prefix(self) -> str:
+        """Names in the shared workspace carry the environment, so they never collide."""
+        return f"hrob-{self.env}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return {"project": "hrob", "environment": self.env, "managed-by": "cdktn"}
+
+
+def _job_props(env: str, job: Job, settings: JobSettings | None) -> JobProps:
+    for task in job.tasks:
+        if not (REPO_ROOT / task.entry_point).is_file():
+            raise ConfigError(
+                f"{env}: job '{job.name}', task '{task.key}': entry point {task.entry_point} does not exist"
+            )
+        unknown = [d for d in task.depends_on if d not in {t.key for t in job.tasks}]
+        if unknown:
+            raise ConfigError(f"{env}: job '{job.name}', task '{task.key}': depends on unknown task '{unknown[0]}'")
+    settings = settings or JobSettings()
+    return JobProps(
+        job=job,
+        schedule=settings.schedule,
+        timeout_seconds=settings.timeout_seconds or job.timeout_seconds,
+        max_retries=job.max_retries if settings.max_retries is None else settings.max_retries,
+    )
+
+
+def from_settings(settings: Settings) -> EnvironmentProps:
+    deployment = settings.environment.deployment
+    if deployment is None:
+        raise ConfigError(f"{settings.env}: not deployable: its environment file has no 'deployment' section")
+    jobs = tuple(_job_props(settings.env, job, deployment.jobs.get(name)) for name, job in JOBS.items())
+    return EnvironmentProps(
+        env=settings.env,
+        platform=settings.project.platform,
+        deployment=deployment,
+        catalog=settings.environment.catalog,
+        schema=settings.environment.db_schema,
+        source_schema=settings.environment.source_schema,
+        experiment_path=settings.environment.experiment_path,
+        model_name=settings.model_name,
+        jobs=jobs,
+        libraries=tuple(job_libraries()),
+    )
+
+
+def deployed_environments(config_dir=None) -> list[str]:
+    from ml.config.loader import environments
+
+    return [env for env in environments(config_dir) if load_settings(env, config_dir).environment.deployment]
+
+
+def environment_props(env: str, config_dir=None) -> EnvironmentProps:
+    return from_settings(load_settings(env, config_dir))

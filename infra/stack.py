@@ -1,0 +1,61 @@
+"""One environment's stack, assembled from the constructs in infra/components."""
+
+from __future__ import annotations
+
+from cdktn import AzurermBackend, TerraformOutput, TerraformStack
+from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
+from cdktn_provider_databricks.data_databricks_current_user import DataDatabricksCurrentUser
+from cdktn_provider_databricks.provider import DatabricksProvider
+from constructs import Construct
+
+from infra.components.data_schema import DataSchema
+from infra.components.identity import EnvironmentIdentity
+from infra.components.ml_job import MlJob
+from infra.components.registry import ModelRegistry
+from infra.components.storage import ProjectStorage
+from infra.props import EnvironmentProps
+
+
+class HrobStack(TerraformStack):
+    """Everything one environment owns. Credentials come only from the environment
+    (ARM_* variables, OIDC in CI, or the Azure CLI): none are set here."""
+
+    def __init__(self, scope: Construct, props: EnvironmentProps):
+        super().__init__(scope, props.env)
+        backend = props.platform.state_backend
+        AzurermBackend(
+            self,
+            resource_group_name=backend.resource_group_name,
+            storage_account_name=backend.storage_account_name,
+            container_name=backend.container_name,
+            key=props.state_key,  # blob leases lock the state; one key per environment
+            use_azuread_auth=True,
+        )
+        DatabricksProvider(
+            self,
+            "databricks",
+            host=props.platform.workspace_host,
+            azure_workspace_resource_id=props.platform.workspace_resource_id,
+        )
+        AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()], storage_use_azuread=True)
+
+        deployer = DataDatabricksCurrentUser(self, "deployer")
+        identity = EnvironmentIdentity(self, "identity", props, deployer)
+        storage = ProjectStorage(self, "storage", props, identity.application_id)
+        data = DataSchema(
+            self,
+            "data",
+            props,
+            identity.application_id,
+            f"{storage.root_url}/schema",
+            depends_on=[storage.external_location],
+        )
+        registry = ModelRegistry(self, "registry", props, identity.application_id, data.schema)
+        jobs = {jp.job.name: MlJob(self, f"job_{jp.job.name}", props, jp, identity.application_id) for jp in props.jobs}
+
+        for name, job in jobs.items():
+            TerraformOutput(self, f"{name}_job_id", value=job.job.id, description=f"Databricks job id: {name}")
+        TerraformOutput(self, "experiment_id", value=registry.experiment.id)
+        TerraformOutput(self, "model_name", value=props.model_name)
+        TerraformOutput(self, "schema", value=data.full_name)
+        TerraformOutput(self, "secret_scope", value=storage.secret_scope.name)

@@ -1,0 +1,75 @@
+"""checkov scans the synthesized Terraform JSON offline. Any failed check fails the
+tests unless infra/checkov_skips.yml lists it with a reason; a listed check that no
+longer fails anywhere fails them too, so the list cannot go stale."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ml.runtime.paths import REPO_ROOT
+
+SKIPS_FILE = REPO_ROOT / "infra" / "checkov_skips.yml"
+
+
+def checkov() -> Path:
+    path = Path(os.environ.get("HROB_CHECKOV") or REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov")
+    if not path.exists():
+        pytest.fail(f"checkov not found at {path}: `make test` installs it into .tools/checkov")
+    return path
+
+
+def failed_checks(stack_dir: Path, skip: list[str]) -> set[str]:
+    command = [str(checkov()), "-d", str(stack_dir), "--skip-download", "-o", "json", "--quiet"]
+    if skip:
+        command += ["--skip-check", ",".join(skip)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.stdout, done.stderr[-2000:]
+    reports = json.loads(done.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    failed = set()
+    for report in reports:
+        if "results" not in report:  # a framework with nothing to scan
+            continue
+        failed |= {check["check_id"] for check in report["results"]["failed_checks"]}
+    assert any("results" in r for r in reports), "checkov scanned nothing"
+    return failed
+
+
+@pytest.fixture(scope="module")
+def skips() -> dict[str, str]:
+    return yaml.safe_load(SKIPS_FILE.read_text())
+
+
+@pytest.fixture(scope="module")
+def stack_dirs(synthesized, tmp_path_factory) -> list[Path]:
+    root = tmp_path_factory.mktemp("scan")
+    dirs = []
+    for env, stack in synthesized.items():
+        (root / env).mkdir()
+        (root / env / "cdk.tf.json").write_text(json.dumps(stack))
+        dirs.append(root / env)
+    return dirs
+
+
+def test_every_skip_has_a_reason_and_is_documented(skips):
+    readme = (REPO_ROOT / "README.md").read_text()
+    for check, reason in skips.items():
+        assert len(reason.split()) >= 8, f"{check}: give a reason"
+        assert check in readme, f"{check}: list it in the README"
+
+
+def test_no_failed_checks_beyond_the_listed_skips(stack_dirs, skips):
+    for stack_dir in stack_dirs:
+        assert failed_checks(stack_dir, list(skips)) == set(), stack_dir.name
+
+
+def test_each_skip_is_still_needed(stack_dirs, skips):
+    failing = set().union(*(failed_checks(d, []) for d in stack_dirs))
+    assert failing <= set(skips), f"new failures: {sorted(failing - set(skips))}"
+    assert set(skips) <= failing, f"no longer failing, remove the skip: {sorted(set(skips) - failing)}"
