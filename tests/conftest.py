@@ -7,11 +7,13 @@ import os
 import shutil
 import sys
 import tempfile
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+COHORT_AS_OF = date(2026, 6, 15)  # the test cohort's "today": its last months have pregnancies open
 CONFIGS = REPO_ROOT / "configs"
 
 # Set before any test imports ml: every path is resolved from these.
@@ -42,9 +44,85 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(autouse=True)
+def _config_dir_restored():
+    """CLI commands given --config-dir export HROB_CONFIG_DIR for their subprocesses:
+    undo it after each test so no test reads another's configuration."""
+    before = os.environ.get("HROB_CONFIG_DIR")
+    yield
+    if before is None:
+        os.environ.pop("HROB_CONFIG_DIR", None)
+    else:
+        os.environ["HROB_CONFIG_DIR"] = before
+
+
 @pytest.fixture
 def config_copy(tmp_path: Path) -> Path:
     """A writable copy of configs/ for tests that break it on purpose."""
     target = tmp_path / "configs"
     shutil.copytree(CONFIGS, target)
     return target
+
+
+def settings_for(configs: Path, env: str = "local"):
+    from ml.config.loader import load_settings
+
+    return load_settings(env, configs)
+
+
+@pytest.fixture(scope="session")
+def cohort_settings(spark, tmp_path_factory):
+    """A small synthetic cohort shared by the feature, training and inference tests:
+    sources in test.sources, outputs in test.hrob (configs copied and pointed there)."""
+    import yaml
+
+    from ml.data.store import table_store
+    from ml.synth.generate import cohort_spec, generate
+
+    configs = tmp_path_factory.mktemp("cohort") / "configs"
+    shutil.copytree(CONFIGS, configs)
+    env_file = configs / "environments" / "local.yml"
+    data = yaml.safe_load(env_file.read_text())
+    data.update(
+        catalog="test", schema="hrob", source_schema="test.sources", experiment_path="/Shared/hrob/test/hrob_risk"
+    )
+    env_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    settings = settings_for(configs)
+    spec = cohort_spec(members=2000, seed=11, start="2024-01", end="2026-06", partitions=2)
+    generate(spark, table_store(spark, "test.sources"), spec, overwrite=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def features_written(spark, cohort_settings):
+    """The feature job run once on the test cohort (daily snapshot plus backfill), shared by
+    the feature, training and inference tests: (the output store, the job's result)."""
+    from ml.data.store import table_store
+    from ml.features.job import run
+
+    result = run(cohort_settings, COHORT_AS_OF, backfill_from=date(2024, 1, 1))
+    return table_store(spark, cohort_settings.namespace), result
+
+
+def with_training(settings, **changes):
+    """`settings` with training.* replaced (a fast search in tests)."""
+    import dataclasses
+
+    training = settings.project.training.model_copy(update=changes)
+    return dataclasses.replace(settings, project=settings.project.model_copy(update={"training": training}))
+
+
+@pytest.fixture(scope="session")
+def trained(cohort_settings, features_written):
+    """One training run (three trials) on the test cohort: (settings, the task's result)."""
+    from ml.training.job import run
+
+    from ml.registry.client import CHALLENGER, by_alias
+    from ml.runtime.tracking import configure_mlflow
+
+    settings = with_training(cohort_settings, max_evals=3, early_stopping_trials=3)
+    result = run(settings, job_run_id="4242", progress=False)
+    configure_mlflow()
+    # Promotion tests later clear the alias: record where it pointed right after training.
+    result["challenger_after_training"] = str(by_alias(settings.model_name, CHALLENGER).version)
+    return settings, result

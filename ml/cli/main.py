@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ml.cli import config_cmd, data_cmd, infra_cmd, runtime_cmd
+from ml.cli import config_cmd, data_cmd, features_cmd, infra_cmd, runtime_cmd
 from ml.cli.common import err_console
 from ml.errors import HrobError
 
@@ -19,29 +19,19 @@ app = typer.Typer(
 )
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
+app.add_typer(features_cmd.app, name="features")
 app.add_typer(infra_cmd.app, name="infra")
 app.command("doctor")(runtime_cmd.doctor)
 app.command("demo")(runtime_cmd.demo)
 
 
 def main() -> None:
+    """Usage errors are typer's (usage line and message, exit 2); user errors are one line."""
     try:
-        app(standalone_mode=False)
+        app()
     except HrobError as error:
         err_console.print(f"[bold red]error:[/bold red] {error}", soft_wrap=True)
         sys.exit(error.exit_code)
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except Exception as error:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(error, click.ClickException):
-            error.show()
-            sys.exit(error.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -51,11 +51,17 @@ Strategy = Literal["mean", "median", "constant", "most_frequent", "leave_missing
 class Imputation(Strict):
     """How missing values of a feature are filled, learned on the training split.
 
-    leave_missing keeps the gap for the model and adds a `<feature>__missing` column.
+    leave_missing keeps the gap for the model and adds a `<feature>__missing` column;
+    `indicator` turns that column off (or on, for the other strategies).
     """
 
     strategy: Strategy
     value: float | None = None
+    indicator: bool | None = None  # None: only with leave_missing
+
+    @property
+    def wants_indicator(self) -> bool:
+        return self.strategy == "leave_missing" if self.indicator is None else self.indicator
 
     @model_validator(mode="after")
     def _value(self) -> Imputation:

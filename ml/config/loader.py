@@ -115,8 +115,7 @@ def load_features(folder: Path) -> FeatureConfig:
     return FeatureConfig(mappings, selection, imputation)
 
 
-def load_settings(env: str, config_dir: str | Path | None = None) -> Settings:
-    folder = resolve_config_dir(config_dir)
+def _environment(env: str, folder: Path) -> tuple[ProjectConfig, EnvironmentConfig]:
     if not folder.is_dir():
         raise ConfigError(f"{display_path(folder)}: configuration directory not found")
     known = environments(folder)
@@ -126,16 +125,22 @@ def load_settings(env: str, config_dir: str | Path | None = None) -> Settings:
             f"unknown environment '{env}' (environments in {display_path(folder / ENVIRONMENTS_DIR)}: "
             f"{', '.join(known) or 'none'})"
         )
-
     project_path = folder / PROJECT_FILE
     project_raw = read_yaml(project_path)
     _validate(ProjectConfig, project_raw, project_path)
-
-    env_raw = read_yaml(env_path)
-    environment = _validate(EnvironmentConfig, env_raw, env_path)
+    environment = _validate(EnvironmentConfig, read_yaml(env_path), env_path)
     merged = deep_merge(project_raw, environment.overrides)
-    project = _validate(ProjectConfig, merged, env_path, prefix="overrides")
+    return _validate(ProjectConfig, merged, env_path, prefix="overrides"), environment
 
+
+def load_project(env: str, config_dir: str | Path | None = None) -> ProjectConfig:
+    """Project settings with the environment's overrides, without the feature files."""
+    return _environment(env, resolve_config_dir(config_dir))[0]
+
+
+def load_settings(env: str, config_dir: str | Path | None = None) -> Settings:
+    folder = resolve_config_dir(config_dir)
+    project, environment = _environment(env, folder)
     return Settings(env, project, environment, load_features(folder), folder)
 
 

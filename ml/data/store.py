@@ -152,6 +152,8 @@ class LocalParquetStore(TableStore):
         version = table_dir / f"v{stamp}-{uuid.uuid4().hex[:8]}"
         previous = self._live_version(table)
         try:
+            if partition_by:  # one writer per partition value: few files, not tasks x dates
+                df = df.repartition(partition_by)
             writer = df.write.mode("errorifexists")
             if partition_by:
                 writer = writer.partitionBy(partition_by)
@@ -167,10 +169,12 @@ class LocalParquetStore(TableStore):
 
     def _commit(self, table: str, version: Path) -> None:
         table_dir = self._table_dir(table)
+        previous = self._live_version(table)
         pointer_tmp = table_dir / f".{POINTER}.{uuid.uuid4().hex[:8]}"
         pointer_tmp.write_text(version.name)
         os.replace(pointer_tmp, table_dir / POINTER)  # the commit point
-        self._remove_stale(table_dir, keep=version.name)
+        # The version just replaced stays, so a reader that started on it can finish.
+        self._remove_stale(table_dir, keep={version.name, previous.name if previous else ""})
 
     def _carry_over(self, previous: Path, version: Path, df: DataFrame, column: str, replaced: list[date]):
         """Bring every partition not being replaced from the previous version into the new one."""
@@ -188,7 +192,7 @@ class LocalParquetStore(TableStore):
         ]
         if not kept:
             return
-        if old_meta["schema"] == json.loads(df.schema.json()):
+        if _columns(old_meta["schema"]) == _columns(json.loads(df.schema.json())):
             for partition in kept:
                 _link_tree(partition, version / partition.name)
             return
@@ -207,10 +211,15 @@ class LocalParquetStore(TableStore):
         aligned.write.mode("append").partitionBy(column).parquet(str(version))
 
     @staticmethod
-    def _remove_stale(table_dir: Path, keep: str) -> None:
+    def _remove_stale(table_dir: Path, keep: set[str]) -> None:
         for child in table_dir.iterdir():
-            if child.is_dir() and child.name != keep:
+            if child.is_dir() and child.name not in keep:
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def _columns(schema: dict) -> list[tuple[str, str]]:
+    """Names and types: what decides whether old files can be reused (nullability does not)."""
+    return [(field["name"], json.dumps(field["type"], sort_keys=True)) for field in schema["fields"]]
 
 
 def _link_tree(source: Path, target: Path) -> None:

@@ -68,6 +68,15 @@ def test_failed_overwrite_leaves_previous_contents(spark, store):
     assert len(versions) == 1, "the half-written version must be cleaned up"
 
 
+def test_a_reader_of_the_previous_version_can_finish(spark, store):
+    store.overwrite(spark.range(3).toDF("n"), "t")
+    reader = store.read("t")  # lazy: bound to the version live now
+    store.overwrite(spark.range(5).toDF("n"), "t")
+    assert reader.count() == 3
+    store.overwrite(spark.range(7).toDF("n"), "t")
+    assert len([p for p in (store.root / "t").iterdir() if p.is_dir()]) == 2, "older versions are removed"
+
+
 def test_failed_partition_replace_leaves_every_partition(spark, store):
     d1, d2 = date(2024, 1, 1), date(2024, 2, 1)
     store.replace_partitions(rows_by_day(spark, d1, 3, "a"), "f", "as_of")

@@ -1,0 +1,1 @@
+"""Feature engineering into feature tables, and point-in-time training sets."""
