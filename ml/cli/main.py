@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ml.cli import config_cmd, data_cmd, features_cmd, infra_cmd, runtime_cmd
+from ml.cli import config_cmd, data_cmd, features_cmd, infra_cmd, model_cmd, runtime_cmd
 from ml.cli.common import err_console
 from ml.errors import HrobError
 
@@ -21,6 +21,7 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(features_cmd.app, name="features")
 app.add_typer(infra_cmd.app, name="infra")
+app.add_typer(model_cmd.app, name="model")
 app.command("doctor")(runtime_cmd.doctor)
 app.command("demo")(runtime_cmd.demo)
 

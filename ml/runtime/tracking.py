@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ def configure_mlflow(experiment_path: str | None = None) -> TrackingStore:
     """Point MLflow at the right store and, when given, make the experiment current."""
     import mlflow
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per download otherwise
     store = TrackingStore("databricks", "databricks-uc", None) if on_databricks() else local_store()
     mlflow.set_tracking_uri(store.tracking_uri)
     mlflow.set_registry_uri(store.registry_uri)

@@ -1,0 +1,37 @@
+"""`hrob model report ENV`: the registered model's newest version and its promotion decision."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ml.cli.common import console
+
+app = typer.Typer(no_args_is_help=True, help="The registered model of an environment.")
+
+
+@app.command("report")
+def report(
+    env: Annotated[str, typer.Argument(help="Environment whose model to report.")],
+    registry_uri: Annotated[
+        str | None, typer.Option(help="Registry to read (databricks-uc from CI; default: this machine's).")
+    ] = None,
+) -> None:
+    """Print the newest version, the champion and the validation decision."""
+    import mlflow
+
+    from ml.config.loader import load_settings
+    from ml.registry.report import model_report
+    from ml.runtime.tracking import configure_mlflow
+
+    settings = load_settings(env)
+    configure_mlflow()
+    if registry_uri:
+        mlflow.set_tracking_uri("databricks")
+        mlflow.set_registry_uri(registry_uri)
+    result = model_report(settings.model_name)
+    console.print(
+        f"{result['model']}: newest v{result['newest_version']} ({result['decision']}); "
+        f"champion {'v' + result['champion_version'] if result['champion_version'] else '(none)'}"
+    )

@@ -1,0 +1,1 @@
+"""Batch inference: scoring open pregnancies with the champion, and the outreach list."""

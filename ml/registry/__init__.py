@@ -1,0 +1,1 @@
+"""The model registry: registration, champion/challenger validation and promotion."""

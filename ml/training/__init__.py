@@ -1,0 +1,1 @@
+"""Training: prepared data, the Hyperopt search over SparkXGBClassifier, tracking, registration."""

@@ -1,0 +1,154 @@
+"""The `train` task: point-in-time training set, Hyperopt search, the best refitted and
+registered as `challenger`; returns its version for the `validate` task."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from ml.config.loader import Settings
+from ml.data.store import table_store
+from ml.evaluation.metrics import classification_metrics
+from ml.features.definitions import descriptions
+from ml.features.training_set import build as build_training_set
+from ml.registry import client as registry
+from ml.runtime.provenance import git_commit
+from ml.runtime.spark import get_spark
+from ml.runtime.tracking import configure_mlflow
+from ml.training import estimator, report
+from ml.training.prepare import PreparedData, prepare
+from ml.training.scorer import RiskScorer
+from ml.training.search import search
+from ml.training.space import check_sampleable, to_hyperopt
+
+_STARTED = [time.perf_counter()]
+MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
+PACKAGE = Path(__file__).resolve().parents[1]  # ml/: shipped with the model for imputation and scoring
+
+
+def log(message: str) -> None:
+    print(f"[train {time.perf_counter() - _STARTED[0]:5.0f}s] {message}", flush=True)
+
+
+def signature(features: list[str]) -> ModelSignature:
+    """Built from the feature list, not from member rows: no input example is logged."""
+    inputs = Schema([ColSpec("double", name, required=False) for name in features])
+    return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "risk_score")]))
+
+
+def run(settings: Settings, job_run_id: str = "", progress: bool = True) -> dict[str, Any]:
+    _STARTED[0] = time.perf_counter()
+    config = settings.project.training
+    check_sampleable(to_hyperopt(config.search_space), config.seed)  # before any data is read
+    spark = get_spark("hrob-train")
+    sources = table_store(spark, settings.environment.source_schema)
+    store = table_store(spark, settings.namespace)
+
+    log(f"building the point-in-time training set from {store.namespace}")
+    data = prepare(settings, build_training_set(settings, sources, store), estimator.num_workers(spark))
+    log(
+        "episodes per split: "
+        + ", ".join(f"{s} {n:,} ({data.positives[s]:,} positive)" for s, n in data.counts.items())
+        + f"; {len(data.columns)} model columns"
+    )
+    try:
+        return _train(settings, data, job_run_id, progress)
+    finally:
+        data.unpersist()
+
+
+def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bool) -> dict[str, Any]:
+    config = settings.project.training
+    configure_mlflow(settings.environment.experiment_path)
+    commit = git_commit(job_run_id)
+    with mlflow.start_run(run_name=f"train-{datetime.now():%Y%m%d-%H%M%S}") as parent:
+        mlflow.set_tags({"git_commit": commit, "job_run_id": job_run_id or "local", "env": settings.env})
+        mlflow.log_params(
+            {
+                "label": data.label,
+                "features": len(data.imputation.features),
+                "model_columns": len(data.columns),
+                "feature_as_of": data.feature_as_of_max or "none",
+                "seed": config.seed,
+                "max_evals": config.max_evals,
+                "early_stopping_trials": config.early_stopping_trials,
+                "primary_metric": config.primary_metric,
+                **{f"episodes_{s}": n for s, n in data.counts.items()},
+            }
+        )
+        log(f"searching: up to {config.max_evals} trials, stop after {config.early_stopping_trials} without gain")
+        result = search(data, config, progress=progress)
+        best = result.best
+        per_trial = sum(t.seconds for t in result.trials) / len(result.trials)
+        log(
+            f"best trial {best.number} of {len(result.trials)}: validation {config.primary_metric} "
+            f"{best.metrics[config.primary_metric]:.4f} ({per_trial:.1f} s per trial)"
+        )
+        mlflow.log_metric("seconds_per_trial", per_trial)
+        mlflow.log_params({f"best_{k}": v for k, v in best.params.items()} | {"trials_run": len(result.trials)})
+        mlflow.log_metric("best_val_" + config.primary_metric, best.metrics[config.primary_metric])
+
+        log("refitting the best parameters on train + validation; scoring the test split")
+        refit_rows = data.frames["train"].unionByName(data.frames["validation"])
+        model = estimator.fit(
+            refit_rows.repartition(estimator.num_workers(refit_rows.sparkSession)),
+            best.params,
+            data.columns,
+            config.seed,
+        )
+        test = estimator.scored(model, data.frames["test"])
+        metrics = classification_metrics(test["label"].to_numpy(), test["score"].to_numpy())
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+
+        booster = model.get_booster()
+        readable = descriptions(settings.project.features.lookback_months)
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            report.write_report(
+                folder / "report", settings, booster, data.columns, readable, test, data.imputation.to_json()
+            )
+            mlflow.log_artifacts(str(folder / "report"), "report")
+            artifacts = RiskScorer(booster, data.imputation).save(folder / "model_files")
+            with warnings.catch_warnings():
+                # No input example on purpose: it would be member rows. The signature stands in.
+                warnings.filterwarnings("ignore", message=".*An input example was not provided")
+                info = _log_model(artifacts, data)
+        tags = {
+            "git_commit": commit,
+            "job_run_id": job_run_id or "local",
+            "feature_as_of": data.feature_as_of_max,
+            "test_auroc": f"{metrics['auroc']:.4f}",
+            "test_auprc": f"{metrics['auprc']:.4f}",
+        }
+        version = registry.register(
+            info.model_uri,
+            settings.model_name,
+            parent.info.run_id,
+            tags,
+            description=f"Trained by run {parent.info.run_id} on features as of {data.feature_as_of_max}; "
+            f"test AUROC {metrics['auroc']:.3f}, AUPRC {metrics['auprc']:.3f}.",
+        )
+    log(
+        f"registered {settings.model_name} version {version} as challenger: test AUROC {metrics['auroc']:.3f}, "
+        f"AUPRC {metrics['auprc']:.3f}"
+    )
+    return {"model_version": version, "training_run_id": parent.info.run_id}
+
+
+def _log_model(artifacts: dict[str, str], data: PreparedData):
+    return mlflow.pyfunc.log_model(
+        name="model",
+        python_model=str(MODEL_FILE),
+        artifacts=artifacts,
+        code_paths=[str(PACKAGE)],
+        signature=signature(data.imputation.features),
+        pip_requirements=["xgboost-cpu>=3.1,<3.3", "pandas<3", "numpy", "pyyaml", "pydantic>=2"],
+    )

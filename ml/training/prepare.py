@@ -1,0 +1,107 @@
+"""From a training set to what every trial reuses: imputed, assembled, cached frames.
+
+Rows are imputed and assembled into one vector column once; each split is then a
+narrow cached frame (ids, label, subgroups, vector), so a trial plans and ships two
+columns instead of 560 (measured: a trial on 1,600 rows went from 23 s to 4 s).
+
+Checks that make a search meaningless stop here, before any MLflow run or
+registration: an empty set, a single-class label, a split with no rows or one class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.ml.feature import VectorAssembler
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from ml.config.loader import Settings
+from ml.errors import DataError
+from ml.features import imputation
+from ml.features.imputation import FittedImputation
+from ml.features.training_set import SPLITS, SUBGROUPS, TrainingSet
+from ml.runtime.spark import wide_rows
+
+ID_COLUMNS = ("episode_id", "member_id", "index_date")
+VECTOR = "features"
+
+
+@dataclass
+class PreparedData:
+    frames: dict[str, DataFrame]  # split -> cached rows: ids, label, subgroups, feature vector
+    imputation: FittedImputation
+    counts: dict[str, int]
+    positives: dict[str, int]
+    label: str
+    feature_as_of_max: str | None
+
+    @property
+    def columns(self) -> list[str]:
+        """The model's input columns, in vector order."""
+        return self.imputation.model_columns
+
+    def unpersist(self) -> None:
+        for frame in self.frames.values():
+            frame.unpersist()
+
+
+def split_counts(frame: DataFrame) -> tuple[dict[str, int], dict[str, int], str | None]:
+    rows = (
+        frame.groupBy("split")
+        .agg(F.count("*").alias("n"), F.sum("label").alias("pos"), F.max("feature_as_of").alias("newest"))
+        .collect()
+    )
+    counts = {s: 0 for s in SPLITS} | {r.split: r.n for r in rows}
+    positives = {s: 0 for s in SPLITS} | {r.split: int(r.pos or 0) for r in rows}
+    newest = max((r.newest for r in rows if r.newest is not None), default=None)
+    return counts, positives, newest.isoformat() if newest else None
+
+
+def check_counts(label: str, counts: dict[str, int], positives: dict[str, int]) -> None:
+    total, pos = sum(counts.values()), sum(positives.values())
+    if total == 0:
+        raise DataError(
+            "the training set is empty: no labelled episode has an outcome (run the feature job "
+            "and check the outcomes table)"
+        )
+    if pos in (0, total):
+        raise DataError(
+            f"label {label} has a single class ({'all 1' if pos else 'all 0'}) in {total:,} episodes: nothing to learn"
+        )
+    if total < len(SPLITS):
+        raise DataError(f"{total:,} labelled episodes are fewer than the {len(SPLITS)} splits {', '.join(SPLITS)}")
+    for split in SPLITS:
+        n, p = counts[split], positives[split]
+        if n == 0:
+            raise DataError(f"split '{split}' is empty ({total:,} episodes): too few members for training.split_config")
+        if p in (0, n):
+            raise DataError(
+                f"split '{split}' has a single class in its {n:,} episodes: too few members for training.split_config"
+            )
+
+
+def prepare(settings: Settings, training: TrainingSet, workers: int) -> PreparedData:
+    """`workers`: xgboost workers; the train split gets one partition each, so no trial repartitions."""
+    spark = training.frame.sparkSession
+    frame = training.frame.cache()
+    try:
+        counts, positives, newest = split_counts(frame)
+        check_counts(training.label, counts, positives)
+        with wide_rows(spark):
+            fitted = imputation.fit(frame.where(F.col("split") == "train"), training.features, settings.features)
+            imputed = frame.select(*ID_COLUMNS, "split", "label", *SUBGROUPS, *fitted.spark_columns())
+            assembler = VectorAssembler(inputCols=fitted.model_columns, outputCol=VECTOR, handleInvalid="keep")
+            assembled = assembler.transform(imputed).select(*ID_COLUMNS, "split", "label", *SUBGROUPS, VECTOR)
+            assembled = assembled.cache()
+            assembled.count()
+    finally:
+        frame.unpersist()
+    frames = {}
+    for split in SPLITS:
+        part = assembled.where(F.col("split") == split)
+        part = part.repartition(workers) if split == "train" else part.coalesce(workers)
+        frames[split] = part.cache()
+        frames[split].count()
+    assembled.unpersist()
+    return PreparedData(frames, fitted, counts, positives, training.label, newest)

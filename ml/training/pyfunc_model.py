@@ -1,0 +1,21 @@
+"""The registered MLflow model (models-from-code): risk scores from a frame of features.
+
+Loaded by `mlflow.pyfunc.load_model("models:/<name>@champion")`. It applies the
+imputation fitted on the training split, in the order saved with the model.
+"""
+
+import mlflow
+import pandas as pd
+
+from ml.training.scorer import RiskScorer
+
+
+class HrobRiskModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        self.scorer = RiskScorer.load(context.artifacts["booster"], context.artifacts["imputation"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return pd.DataFrame({"risk_score": self.scorer.predict(model_input)}, index=model_input.index)
+
+
+mlflow.models.set_model(HrobRiskModel())
