@@ -15,7 +15,7 @@ PIP_QUIET    := --quiet --disable-pip-version-check
 CDKTN := PATH=$(CURDIR)/$(BIN):$$PATH CHECKPOINT_DISABLE=1 npx --no-install cdktn
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint unit synth cli diff deploy install java clean help
+.PHONY: demo test lint unit e2e synth scan cli diff diff-comment deploy train-remote smoke install java clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -29,6 +29,12 @@ test: install $(CHECKOV) ## Lint and run every test (about 12 minutes)
 	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest
 
+unit: install ## Unit and infrastructure tests only (no Spark; a few minutes)
+	$(BIN)/pytest -m "not spark and not e2e" tests/unit tests/infra
+
+e2e: install ## The synthesized jobs run end to end through the local runner on a small cohort
+	$(BIN)/pytest -m e2e
+
 lint: install ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -36,11 +42,29 @@ lint: install ## ruff check and format check
 synth: install ## Synthesize every stack into cdktf.out/
 	$(BIN)/hrob infra synth
 
+scan: install $(CHECKOV) ## checkov scan of cdktf.out/ (skips, with reasons, in infra/checkov_skips.yml)
+	@test -d cdktf.out/stacks || $(BIN)/hrob infra synth
+	$(CHECKOV) -d cdktf.out/stacks --skip-download --quiet --compact \
+		--skip-check "$$($(BIN)/python -c 'import yaml; print(",".join(yaml.safe_load(open("infra/checkov_skips.yml"))))')"
+
 cli: install $(NODE_STAMP) ## Install the cdktn CLI (pinned in package.json) into node_modules
 
 diff: cli ## cdktn diff for ENV=dev|staging|prod (needs Azure credentials and provider downloads)
 	$(if $(ENV),,$(error ENV is required: make diff ENV=staging))
 	$(CDKTN) diff $(ENV)
+
+diff-comment: cli ## cdktn diff ENV and post the plan on the pull request (CI)
+	$(if $(ENV),,$(error ENV is required: make diff-comment ENV=staging))
+	pipelines/scripts/diff-and-comment.sh $(ENV)
+
+train-remote: install ## Run ENV's deployed training job on Databricks, wait, report the model decision
+	$(if $(ENV),,$(error ENV is required: make train-remote ENV=staging))
+	$(BIN)/python pipelines/scripts/databricks_job.py run --env $(ENV) --job training
+	$(BIN)/hrob model report $(ENV) --registry-uri databricks-uc
+
+smoke: install ## Check ENV's deployed jobs exist with the configured schedules
+	$(if $(ENV),,$(error ENV is required: make smoke ENV=prod))
+	$(BIN)/python pipelines/scripts/databricks_job.py smoke --env $(ENV)
 
 deploy: cli ## cdktn deploy for ENV=dev|staging|prod, no prompt (what CI runs)
 	$(if $(ENV),,$(error ENV is required: make deploy ENV=staging))

@@ -28,6 +28,7 @@ from cdktn_provider_databricks.permissions import Permissions, PermissionsAccess
 from constructs import Construct
 
 from infra.props import EnvironmentProps, JobProps
+from ml.jobs.catalogue import deployed_name
 
 CLUSTER_KEY = "main"
 JOB_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_VIEW"}
@@ -91,7 +92,7 @@ class MlJob(Construct):
         self.job = Job(
             self,
             "job",
-            name=f"[{props.env}] hrob {spec.name}",
+            name=deployed_name(props.env, spec.name),
             description=spec.description,
             tags={**props.tags, "job": spec.name},
             git_source=JobGitSource(

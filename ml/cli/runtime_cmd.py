@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import typer
 from rich.table import Table
 
 from ml.cli.common import ConfigDirOption, EnvOption, console, use_config_dir
@@ -22,6 +25,14 @@ def doctor(env: EnvOption = "local", config_dir: ConfigDirOption = None) -> None
     console.print(table)
 
 
-def demo(config_dir: ConfigDirOption = None) -> None:
-    """Run the whole flow locally on a synthetic cohort and print a summary."""
+def demo(
+    members: Annotated[int | None, typer.Option(help="Generate a fresh cohort of this many members.")] = None,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Cohort, features, training (train, validate, promote) and inference for the dev stack, run
+    through the local runner; prints a summary and writes HROB_HOME/demo_summary.json."""
+    from ml.runner.demo import run_demo
+
+    use_config_dir(config_dir)
     doctor(env="dev", config_dir=config_dir)
+    run_demo(members)

@@ -43,6 +43,11 @@ class Job:
         return next(t for t in self.tasks if t.key == key)
 
 
+def deployed_name(env: str, job: str) -> str:
+    """The job's name in the shared workspace (environments told apart by the prefix)."""
+    return f"[{env}] hrob {job}"
+
+
 TODAY = "{{job.start_time.iso_date}}"
 
 FEATURES = Job(

@@ -1,0 +1,1 @@
+"""The local runner: Databricks jobs exactly as synthesized, run against the local runtime."""

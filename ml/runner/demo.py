@@ -1,0 +1,203 @@
+"""`hrob demo` / `make demo`: the whole flow on a synthetic cohort, through the runner
+for the dev stack, then a summary on screen and in HROB_HOME/demo_summary.json.
+
+A second run reuses the cohort and today's feature snapshot, trains a challenger
+against the existing champion and shows that decision.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from ml.config.loader import Settings, load_settings
+from ml.data import outputs
+from ml.runtime.paths import local_dir
+
+ENV = "dev"
+console = Console(highlight=False)
+
+
+def _step(title: str) -> None:
+    console.rule(f"[bold]{title}")
+
+
+def _cohort(settings: Settings, members: int | None) -> tuple[float, date | None]:
+    """Generate the cohort unless it exists; returns the seconds taken and the newest
+    feature snapshot date already written (None: no feature table yet)."""
+    from ml.data.store import table_store
+    from ml.runtime.spark import get_spark
+    from ml.synth.generate import cohort_spec, generate
+
+    started = time.perf_counter()
+    spark = get_spark("hrob-demo")
+    store = table_store(spark, settings.environment.source_schema)
+    if store.exists("episodes") and members is None:
+        console.print(
+            f"cohort already in {store.namespace}: reused (hrob data generate --env {ENV} --overwrite makes a new one)"
+        )
+    else:
+        c = settings.project.cohort
+        spec = cohort_spec(members=members or c.members, seed=c.seed, start=c.start, end=c.end)
+        generate(spark, store, spec, overwrite=True, progress=lambda m: console.print(f"  {m}"))
+    features = table_store(spark, settings.namespace)
+    latest = None
+    if features.exists(outputs.FEATURES):
+        from pyspark.sql import functions as F
+
+        latest = features.read(outputs.FEATURES).agg(F.max("as_of")).first()[0]
+    return time.perf_counter() - started, latest
+
+
+def run_demo(members: int | None = None, today: date | None = None) -> dict[str, Any]:
+    from ml.runner.session import run as run_job
+
+    today = today or date.today()
+    settings = load_settings(ENV)
+    seconds: dict[str, float] = {}
+
+    _step("1/4 synthetic cohort")
+    seconds["cohort"], latest = _cohort(settings, members)
+
+    _step("2/4 feature job")
+    if latest == today and members is None:
+        console.print(f"features for {today} already written: skipped (hrob run {ENV} features reruns them)")
+        seconds["features"] = 0.0
+    else:
+        params = {"as_of": today.isoformat()}
+        if latest is None or members is not None:
+            params["backfill_from"] = f"{settings.project.cohort.start}-01"
+        seconds["features"] = _timed(lambda: run_job(ENV, "features", params=params))
+
+    _step("3/4 training job (train, validate, promote)")
+    training: list = []
+    seconds["training"] = _timed(lambda: training.extend(run_job(ENV, "training")))
+
+    _step("4/4 inference job (score, outreach)")
+    seconds["inference"] = _timed(lambda: run_job(ENV, "inference", params={"scoring_date": today.isoformat()}))
+
+    values = {r.key: r.values or {} for r in training}
+    summary = summarise(settings, today, values, seconds)
+    path = local_dir() / "demo_summary.json"
+    path.write_text(json.dumps(summary, indent=1, default=str))
+    show(summary, settings, path)
+    return summary
+
+
+def _timed(action) -> float:
+    started = time.perf_counter()
+    action()
+    return round(time.perf_counter() - started, 1)
+
+
+def summarise(settings: Settings, today: date, values: dict[str, dict], seconds: dict[str, float]) -> dict[str, Any]:
+    import mlflow
+    from pyspark.sql import functions as F
+
+    from ml.data.store import table_store
+    from ml.evaluation.metrics import classification_metrics
+    from ml.features.training_set import labelled_episodes, split_of
+    from ml.registry import client as registry
+    from ml.runtime.spark import get_spark
+    from ml.runtime.tracking import configure_mlflow
+
+    store_ui = configure_mlflow()
+    champion = registry.by_alias(settings.model_name, registry.CHAMPION)
+    metrics = mlflow.get_run(champion.run_id).data.metrics if champion else {}
+
+    spark = get_spark("hrob-demo")
+    sources = table_store(spark, settings.environment.source_schema)
+    store = table_store(spark, settings.namespace)
+    training = settings.project.training
+    # The oracle on the test split the models were measured on: the best any model could do.
+    test = labelled_episodes(sources, settings.project.model.label).where(
+        split_of(F.col("member_id"), training.seed, training.split_config) == "test"
+    )
+    oracle_rows = (
+        test.join(sources.read("oracle_episode_risk").select("episode_id", "label_probability"), "episode_id")
+        .select("label", "label_probability")
+        .toPandas()
+    )
+    oracle = classification_metrics(oracle_rows["label"].to_numpy(), oracle_rows["label_probability"].to_numpy())
+
+    predictions = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(today))
+    tiers = {r.risk_tier: r["count"] for r in predictions.groupBy("risk_tier").count().collect()}
+    ordered = {t.name: tiers.get(t.name, 0) for t in settings.project.inference.tiers}
+    outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(today)).orderBy("risk_rank")
+    head = [
+        r.asDict()
+        for r in outreach.select(
+            "risk_rank",
+            "member_id",
+            "episode_id",
+            "risk_score",
+            "risk_tier",
+            "top_factor_1",
+            "top_factor_2",
+            "top_factor_3",
+        )
+        .limit(5)
+        .collect()
+    ]
+    summary = {
+        "scoring_date": today.isoformat(),
+        "model_name": settings.model_name,
+        "champion_version": str(champion.version) if champion else None,
+        "challenger_version": values.get("train", {}).get("model_version"),
+        "promotion_decision": values.get("validate", {}).get("decision"),
+        "promoted": values.get("promote", {}).get("promoted") == "true",
+        "test_auroc": round(metrics.get("test_auroc", float("nan")), 4),
+        "test_auprc": round(metrics.get("test_auprc", float("nan")), 4),
+        "oracle_auroc": round(oracle["auroc"], 4),
+        "oracle_auprc": round(oracle["auprc"], 4),
+        "test_episodes": len(oracle_rows),
+        "rows_scored": sum(ordered.values()),
+        "tier_counts": ordered,
+        "outreach_members": outreach.count(),
+        "outreach_head": head,
+        "tables": {name: store.location(name) for name in (outputs.FEATURES, outputs.PREDICTIONS, outputs.OUTREACH)},
+        "mlflow_ui": store_ui.ui_command(),
+        "seconds": seconds | {"total": round(sum(seconds.values()), 1)},
+    }
+    return summary
+
+
+def show(summary: dict[str, Any], settings: Settings, path) -> None:
+    _step("summary")
+    models = Table(title="Champion against the oracle (test split)", title_justify="left")
+    for column in ("", "AUROC", "AUPRC"):
+        models.add_column(column, justify="right" if column else "left")
+    models.add_row(
+        f"champion v{summary['champion_version']}", f"{summary['test_auroc']:.3f}", f"{summary['test_auprc']:.3f}"
+    )
+    models.add_row("oracle (true risk)", f"{summary['oracle_auroc']:.3f}", f"{summary['oracle_auprc']:.3f}")
+    console.print(models)
+    console.print(f"challenger v{summary['challenger_version']}: {summary['promotion_decision']}")
+    tiers = ", ".join(f"{k} {v:,}" for k, v in summary["tier_counts"].items())
+    console.print(
+        f"scored {summary['rows_scored']:,} open pregnancies on {summary['scoring_date']} ({tiers}); "
+        f"{summary['outreach_members']:,} on the outreach list"
+    )
+    head = Table(title="Outreach list (first rows, synthetic members)", title_justify="left")
+    for column in ("rank", "member", "risk", "tier", "top factors"):
+        head.add_column(column)
+    for row in summary["outreach_head"]:
+        head.add_row(
+            str(row["risk_rank"]),
+            str(row["member_id"]),
+            f"{row['risk_score']:.3f}",
+            row["risk_tier"],
+            "; ".join(row[f"top_factor_{i}"] for i in (1, 2, 3)),
+        )
+    console.print(head)
+    for name, location in summary["tables"].items():
+        console.print(f"table {name}: {location}")
+    timing = ", ".join(f"{k} {v:.0f}s" for k, v in summary["seconds"].items())
+    console.print(f"time: {timing}")
+    console.print(f"MLflow UI: {summary['mlflow_ui']}")
+    console.print(f"summary written to {path}")

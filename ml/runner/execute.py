@@ -1,0 +1,105 @@
+"""Running a deployed job's tasks in order, each as its own process, as a job cluster would.
+
+Each task runs `python <python_file> <resolved parameters>` from the repository root,
+its output streamed as it comes; values it publishes (ml/runtime/task_values.py) feed
+the references of later tasks. The first failure stops the run, naming the task.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ml.errors import HrobError
+from ml.runner.deployed import DeployedJob, RunnerError
+from ml.runner.references import RunContext
+from ml.runtime.paths import REPO_ROOT
+from ml.runtime.task_values import ENV_VAR
+
+
+class TaskFailed(HrobError):
+    exit_code = 1
+
+    def __init__(self, message: str, results: list[TaskResult]):
+        super().__init__(message)
+        self.results = results
+
+
+@dataclass
+class TaskResult:
+    key: str
+    status: str  # succeeded | failed | skipped
+    seconds: float
+    exit_status: int | None = None
+    values: dict | None = None
+
+
+def context_for(job: DeployedJob, overrides: dict[str, str], run_id: str | None = None) -> RunContext:
+    unknown = sorted(set(overrides) - set(job.parameters))
+    if unknown:
+        raise RunnerError(
+            f"job {job.key} has no parameter '{unknown[0]}' (parameters: {', '.join(sorted(job.parameters)) or 'none'})"
+        )
+    context = RunContext(run_id or str(uuid.uuid4().int % 10**12), datetime.now(UTC), {})
+    for name, default in job.parameters.items():
+        context.parameters[name] = context.resolve(overrides.get(name, default), f"job parameter {name}")
+    return context
+
+
+def run_job(
+    job: DeployedJob,
+    overrides: dict[str, str] | None = None,
+    only: str | None = None,
+    remembered: dict[str, dict[str, str]] | None = None,
+    echo=print,
+) -> list[TaskResult]:
+    """Run the job (or one task of it). `remembered` holds task values from an earlier
+    run, so a single task can be rerun as a Databricks repair run would."""
+    tasks = job.ordered(only)
+    context = context_for(job, overrides or {})
+    context.task_values.update(remembered or {})
+    results: list[TaskResult] = []
+    for task in tasks:
+        where = f"task {task.key}"
+        arguments = [context.resolve(p, where) for p in task.parameters]
+        script = REPO_ROOT / task.python_file
+        if not script.is_file():
+            raise RunnerError(f"{where}: entry point {task.python_file} does not exist")
+        echo(f"[bold]▶ {job.key} / {task.key}[/bold]  python {task.python_file} {' '.join(arguments)}")
+        started = time.perf_counter()
+        code, values = _run_process([sys.executable, str(script), *arguments])
+        seconds = time.perf_counter() - started
+        if code != 0:
+            results.append(TaskResult(task.key, "failed", seconds, code))
+            results += [TaskResult(t.key, "skipped", 0.0) for t in tasks[len(results) :]]
+            raise TaskFailed(f"job {job.key}: task {task.key} failed with exit status {code}", results)
+        context.task_values[task.key] = values
+        results.append(TaskResult(task.key, "succeeded", seconds, 0, values))
+    return results
+
+
+def _run_process(command: list[str]) -> tuple[int, dict]:
+    with tempfile.TemporaryDirectory(prefix="hrob-task-") as tmp:
+        values_file = Path(tmp) / "values.json"
+        env = {**os.environ, ENV_VAR: str(values_file), "PYSPARK_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        assert process.stdout is not None
+        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+        while chunk := os.read(process.stdout.fileno(), 65536):
+            # Streamed as it comes (progress bars redraw with \r, not newlines).
+            if out is not None:
+                out.write(chunk)
+                out.flush()
+            else:
+                sys.stdout.write(chunk.decode(errors="replace"))
+        code = process.wait()
+        values = json.loads(values_file.read_text()) if values_file.exists() else {}
+    return code, {k: str(v) for k, v in values.items()}

@@ -1,0 +1,96 @@
+"""End to end: the demo's flow through the local runner, on the synthesized dev stack and a
+tiny cohort: cohort, features (with backfill), training (train, validate, promote),
+inference (score, outreach). The champion, the predictions and the outreach list must
+exist and agree with each other and with demo_summary.json."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import pytest
+import yaml
+
+from tests.conftest import CONFIGS
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.spark]
+
+
+@pytest.fixture(scope="module")
+def small_dev_configs(tmp_path_factory):
+    """configs/ with dev sized for a test: a tiny cohort, two trials, floors a tiny holdout can meet."""
+    target = tmp_path_factory.mktemp("e2e") / "configs"
+    shutil.copytree(CONFIGS, target)
+    path = target / "environments" / "dev.yml"
+    data = yaml.safe_load(path.read_text())
+    data["overrides"] = {
+        "cohort": {"members": 400, "start": "2025-03"},
+        "training": {"max_evals": 1, "early_stopping_trials": 1},
+        "validation": {"min_auroc": 0.5, "min_auprc": 0.1, "min_subgroup_episodes": 20},
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    previous = os.environ.get("HROB_CONFIG_DIR")
+    os.environ["HROB_CONFIG_DIR"] = str(target)
+    yield target
+    if previous is None:
+        os.environ.pop("HROB_CONFIG_DIR", None)
+    else:
+        os.environ["HROB_CONFIG_DIR"] = previous
+
+
+def test_the_demo_flow_through_the_runner(spark, small_dev_configs, hrob_home):
+    from pyspark.sql import functions as F
+
+    from ml.config.loader import load_settings
+    from ml.data import outputs
+    from ml.data.store import table_store
+    from ml.registry import client as registry
+    from ml.runner.demo import run_demo
+    from ml.runtime.tracking import configure_mlflow
+
+    summary = run_demo(members=400)
+    settings = load_settings("dev")
+    saved = json.loads((hrob_home / "demo_summary.json").read_text())
+    assert saved["champion_version"] == summary["champion_version"] == "1"
+    assert saved["promotion_decision"] == "promote (first champion)"
+    assert 0.5 <= saved["test_auroc"] <= 1 and 0.5 <= saved["oracle_auroc"] <= 1
+    assert set(saved["seconds"]) == {"cohort", "features", "training", "inference", "total"}
+
+    configure_mlflow()
+    champion = registry.by_alias(settings.model_name, registry.CHAMPION)
+    assert str(champion.version) == "1"
+
+    store = table_store(spark, settings.namespace)  # the session reads what the task processes wrote
+    day = F.lit(summary["scoring_date"]).cast("date")
+    predictions = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == day).toPandas()
+    assert len(predictions) == saved["rows_scored"] > 0
+    assert set(predictions["model_version"]) == {"1"}
+    assert {t: int((predictions["risk_tier"] == t).sum()) for t in saved["tier_counts"]} == saved["tier_counts"]
+    outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == day).toPandas()
+    assert len(outreach) == saved["outreach_members"]
+    joined = outreach.merge(predictions, on=["episode_id", "member_id"], suffixes=("", "_p"))
+    assert len(joined) == len(outreach), "every outreach row is a prediction"
+    assert (joined["risk_score"] == joined["risk_score_p"]).all() and (
+        joined["risk_rank"] == joined["risk_rank_p"]
+    ).all()
+    assert [r["episode_id"] for r in saved["outreach_head"]] == outreach.sort_values("risk_rank")["episode_id"].head(
+        5
+    ).tolist()
+
+
+def test_a_failing_task_stops_the_job_and_names_it(small_dev_configs):
+    from ml.runner.execute import TaskFailed
+    from ml.runner.session import run
+
+    with pytest.raises(TaskFailed, match="job inference: task score failed with exit status 2") as failure:
+        run("dev", "inference", params={"scoring_date": "29/11/2026"})
+    assert [(r.key, r.status) for r in failure.value.results] == [("score", "failed"), ("outreach", "skipped")]
+
+
+def test_unknown_names_list_the_valid_ones():
+    from ml.runner.deployed import RunnerError
+    from ml.runner.session import run
+
+    with pytest.raises(RunnerError, match=r"unknown environment 'qa' \(environments: dev, prod, staging\)"):
+        run("qa", "training")

@@ -1,0 +1,138 @@
+"""The local runner's reading of a synthesized stack: task order, references, errors."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from ml.runner.deployed import DeployedJob, DeployedTask, RunnerError, find_job, read_jobs
+from ml.runner.execute import context_for
+from ml.runner.references import RunContext
+
+
+def _stack(tmp_path, tasks, parameters=None):
+    job = {"name": "[dev] hrob training", "tags": {"job": "training"}, "task": tasks, "parameter": parameters or []}
+    path = tmp_path / "stacks" / "dev" / "cdk.tf.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"resource": {"databricks_job": {"job_training": job}}}))
+    return tmp_path
+
+
+def _task(key, *depends, params=()):
+    return {
+        "task_key": key,
+        "depends_on": [{"task_key": d} for d in depends],
+        "spark_python_task": {"python_file": f"ml/jobs/{key}.py", "parameters": list(params)},
+    }
+
+
+def test_tasks_run_in_dependency_order_whatever_the_declaration_order(tmp_path):
+    out = _stack(tmp_path, [_task("promote", "validate"), _task("validate", "train"), _task("train")])
+    job = find_job("dev", "training", out)
+    assert [t.key for t in job.ordered()] == ["train", "validate", "promote"]
+    assert [t.key for t in job.ordered("validate")] == ["validate"]
+
+
+def test_a_cycle_or_an_unknown_dependency_is_named(tmp_path):
+    job = DeployedJob("j", "j", {}, (DeployedTask("a", "a.py", (), ("b",)), DeployedTask("b", "b.py", (), ("a",))))
+    with pytest.raises(RunnerError, match="task dependencies name a cycle: a, b"):
+        job.ordered()
+    job = DeployedJob("j", "j", {}, (DeployedTask("a", "a.py", (), ("ghost",)),))
+    with pytest.raises(RunnerError, match=r"name unknown tasks \['ghost'\]"):
+        job.ordered()
+
+
+def test_unknown_job_or_task_lists_the_valid_names(tmp_path):
+    out = _stack(tmp_path, [_task("train"), _task("validate", "train")])
+    with pytest.raises(RunnerError, match=r"environment dev has no job 'trianing' \(jobs: training\)"):
+        find_job("dev", "trianing", out)
+    with pytest.raises(RunnerError, match=r"job training has no task 'score' \(tasks: train, validate\)"):
+        find_job("dev", "training", out).ordered("score")
+
+
+def test_references_resolve_as_databricks_resolves_them():
+    context = RunContext(
+        "981", datetime(2026, 11, 29, 23, 59, tzinfo=UTC), {"as_of": "2026-06-15"}, {"train": {"model_version": "4"}}
+    )
+    assert context.resolve("--job-run-id={{job.run_id}}", "t") == "--job-run-id=981"
+    assert context.resolve("--as-of={{ job.parameters.as_of }}", "t") == "--as-of=2026-06-15"
+    assert context.resolve("--day={{job.start_time.iso_date}}", "t") == "--day=2026-11-29"
+    assert context.resolve("--model-version={{tasks.train.values.model_version}}", "t") == "--model-version=4"
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("{{job.parameters.asof}}", r"names no job parameter \(parameters: as_of\)"),
+        ("{{tasks.validate.values.decision}}", "task validate has not run before this task"),
+        ("{{tasks.train.values.version}}", r"task train set no value 'version' \(values: model_version\)"),
+        ("{{job.trigger.type}}", r"unsupported reference \{\{job.trigger.type\}\}"),
+    ],
+)
+def test_a_reference_that_cannot_resolve_is_named(reference, message):
+    context = RunContext("1", datetime.now(UTC), {"as_of": ""}, {"train": {"model_version": "4"}})
+    with pytest.raises(RunnerError, match=message):
+        context.resolve(f"--x={reference}", "task validate")
+
+
+def test_job_parameters_take_defaults_overrides_and_refuse_unknown_names(tmp_path):
+    out = _stack(
+        tmp_path,
+        [_task("features")],
+        [{"name": "as_of", "default": "{{job.start_time.iso_date}}"}, {"name": "backfill_from", "default": ""}],
+    )
+    job = find_job("dev", "training", out)
+    context = context_for(job, {"backfill_from": "2021-01-01"})
+    assert context.parameters == {"as_of": datetime.now(UTC).date().isoformat(), "backfill_from": "2021-01-01"}
+    with pytest.raises(RunnerError, match=r"job training has no parameter 'asof' \(parameters: as_of, backfill_from\)"):
+        context_for(job, {"asof": "2026-01-01"})
+
+
+def test_the_real_stacks_declare_what_the_runner_needs(tmp_path):
+    """Every job in the synthesized dev stack, read the runner's way (synthesized here)."""
+    from ml.cli.infra_cmd import synthesize
+
+    assert synthesize(tmp_path, quiet=True) == 0
+    jobs = read_jobs(tmp_path / "stacks" / "dev" / "cdk.tf.json")
+    assert set(jobs) == {"features", "training", "inference"}
+    assert [t.key for t in jobs["training"].ordered()] == ["train", "validate", "promote"]
+    assert [t.key for t in jobs["inference"].ordered()] == ["score", "outreach"]
+    for job in jobs.values():
+        for task in job.tasks:
+            assert task.parameters[0] == "--env=dev"
+
+
+def _broken_stack(tmp_path, change):
+    """The real synthesized dev stack with one task changed, as a bad merge would leave it."""
+    from ml.cli.infra_cmd import synthesize
+
+    assert synthesize(tmp_path, quiet=True) == 0
+    path = tmp_path / "stacks" / "dev" / "cdk.tf.json"
+    document = json.loads(path.read_text())
+    job = next(j for j in document["resource"]["databricks_job"].values() if j["tags"]["job"] == "inference")
+    change(next(t for t in job["task"] if t["task_key"] == "score")["spark_python_task"])
+    path.write_text(json.dumps(document))
+    return find_job("dev", "inference", tmp_path)
+
+
+def test_a_wrong_entry_point_in_the_synthesized_job_fails_naming_the_task(tmp_path):
+    from ml.runner.execute import run_job
+
+    job = _broken_stack(tmp_path, lambda task: task.update(python_file="ml/jobs/scoring.py"))
+    with pytest.raises(RunnerError, match=r"task score: entry point ml/jobs/scoring\.py does not exist"):
+        run_job(job, echo=lambda _: None)
+
+
+def test_a_wrong_parameter_in_the_synthesized_job_fails_naming_the_task(tmp_path, capfd):
+    from ml.runner.execute import TaskFailed, run_job
+
+    def rename_flag(task):
+        task["parameters"] = [p.replace("--scoring-date=", "--score-date=") for p in task["parameters"]]
+
+    job = _broken_stack(tmp_path, rename_flag)
+    with pytest.raises(TaskFailed, match="job inference: task score failed with exit status 2") as failed:
+        run_job(job, echo=lambda _: None)
+    assert [(r.key, r.status) for r in failed.value.results] == [("score", "failed"), ("outreach", "skipped")]
+    assert "unrecognized arguments: --score-date=" in capfd.readouterr().out
