@@ -20,3 +20,17 @@ COMPOSITE_COMPONENTS = (
 OTHER_OUTCOMES = ("preeclampsia", "gestational_diabetes")
 
 LABELS = (COMPOSITE_LABEL, *COMPOSITE_COMPONENTS, *OTHER_OUTCOMES)
+
+# Every outcome column in report order: prior-outcome features and the profile use it.
+OUTCOME_COLUMNS = (
+    "preterm_birth",
+    "low_birthweight",
+    "severe_maternal_morbidity",
+    "hypertensive_disorder",
+    "preeclampsia",
+    "gestational_diabetes",
+    "stillbirth",
+    "nicu_admission",
+    COMPOSITE_LABEL,
+)
+assert set(OUTCOME_COLUMNS) == set(LABELS)

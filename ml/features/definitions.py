@@ -12,21 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml.data import value_sets as V
+from ml.data.labels import OUTCOME_COLUMNS
 
 RACES = ("white", "black", "hispanic", "asian_pacific_islander", "american_indian_alaska_native", "other")
 LANGUAGES = ("english", "spanish", "other")
 ELIGIBILITY = ("pregnancy", "adult_expansion", "family", "disability")
-PRIOR_OUTCOMES = (
-    "preterm_birth",
-    "low_birthweight",
-    "severe_maternal_morbidity",
-    "hypertensive_disorder",
-    "preeclampsia",
-    "gestational_diabetes",
-    "stillbirth",
-    "nicu_admission",
-    "high_risk",
-)
+PRIOR_OUTCOMES = OUTCOME_COLUMNS
 
 READABLE = {
     "primary_care": "primary care visits",

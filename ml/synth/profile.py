@@ -14,21 +14,12 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ml.data import schema as S
+from ml.data.labels import OUTCOME_COLUMNS
 from ml.data.store import TableStore
 from ml.evaluation.metrics import classification_metrics
 from ml.synth.targets import BASE_RATES, EFFECTS
 
-OUTCOMES = (
-    "preterm_birth",
-    "low_birthweight",
-    "severe_maternal_morbidity",
-    "hypertensive_disorder",
-    "preeclampsia",
-    "gestational_diabetes",
-    "stillbirth",
-    "nicu_admission",
-    "high_risk",
-)
+OUTCOMES = OUTCOME_COLUMNS
 
 
 def _exposures() -> dict[str, Column]:
