@@ -25,7 +25,7 @@ def small_dev_configs(tmp_path_factory):
     path = target / "environments" / "dev.yml"
     data = yaml.safe_load(path.read_text())
     data["overrides"] = {
-        "cohort": {"members": 400, "start": "2025-03"},
+        "cohort": {"members": 300, "start": "2025-09"},
         "training": {"max_evals": 1, "early_stopping_trials": 1},
         "validation": {"min_auroc": 0.5, "min_auprc": 0.1, "min_subgroup_episodes": 20},
     }
@@ -49,7 +49,7 @@ def test_the_demo_flow_through_the_runner(spark, small_dev_configs, hrob_home):
     from ml.runner.demo import run_demo
     from ml.runtime.tracking import configure_mlflow
 
-    summary = run_demo(members=400)
+    summary = run_demo(members=300)
     settings = load_settings("dev")
     saved = json.loads((hrob_home / "demo_summary.json").read_text())
     assert saved["champion_version"] == summary["champion_version"] == "1"
@@ -77,15 +77,6 @@ def test_the_demo_flow_through_the_runner(spark, small_dev_configs, hrob_home):
     assert [r["episode_id"] for r in saved["outreach_head"]] == outreach.sort_values("risk_rank")["episode_id"].head(
         5
     ).tolist()
-
-
-def test_a_failing_task_stops_the_job_and_names_it(small_dev_configs):
-    from ml.runner.execute import TaskFailed
-    from ml.runner.session import run
-
-    with pytest.raises(TaskFailed, match="job inference: task score failed with exit status 2") as failure:
-        run("dev", "inference", params={"scoring_date": "29/11/2026"})
-    assert [(r.key, r.status) for r in failure.value.results] == [("score", "failed"), ("outreach", "skipped")]
 
 
 def test_unknown_names_list_the_valid_ones():
