@@ -37,7 +37,7 @@ def main() -> None:
     from ml.inference.model import score
     from ml.runtime.spark import get_spark
     from ml.runtime.tracking import configure_mlflow
-    from ml.training.job import _log_model
+    from ml.training.job import log_model
     from ml.training.prepare import PreparedData
     from ml.training.scorer import RiskScorer
 
@@ -51,7 +51,7 @@ def main() -> None:
     imputation = FittedImputation({n: Rule("leave_missing", None) for n in names})
     configure_mlflow("/Shared/hrob/benchmark/scoring")
     with tempfile.TemporaryDirectory() as tmp, mlflow.start_run():
-        info = _log_model(
+        info = log_model(
             RiskScorer(booster, imputation).save(Path(tmp)), PreparedData({}, imputation, {}, {}, "", None)
         )
     scorer = RiskScorer(booster, imputation)

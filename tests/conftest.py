@@ -115,10 +115,9 @@ def with_training(settings, **changes):
 @pytest.fixture(scope="session")
 def trained(cohort_settings, features_written):
     """One training run (three trials) on the test cohort: (settings, the task's result)."""
-    from ml.training.job import run
-
     from ml.registry.client import CHALLENGER, by_alias
     from ml.runtime.tracking import configure_mlflow
+    from ml.training.job import run
 
     settings = with_training(cohort_settings, max_evals=3, early_stopping_trials=3)
     result = run(settings, job_run_id="4242", progress=False)

@@ -8,6 +8,7 @@ top contributing features, which the pyfunc cannot return (benchmarks/scoring.py
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -27,8 +28,6 @@ def load_scorer(model_name: str, alias: str | None = None, version: str | None =
         which = f"alias @{alias}" if alias else f"version {version}"
         hint = " (run the training job first)" if alias == registry.CHAMPION else ""
         raise DataError(f"model {model_name} has no {which}{hint}")
-    from pathlib import Path
-
     folder = mlflow.artifacts.download_artifacts(f"models:/{model_name}/{found.version}")
     return RiskScorer.from_folder(Path(folder)), str(found.version)
 

@@ -27,7 +27,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     if not summary:
         raise DataError(f"{store.namespace}.{outputs.PREDICTIONS} has no rows for {scoring_date}: run the score task")
     versions = sorted({r.model_version for r in summary})
-    tiers = {t.name: 0 for t in config.tiers} | {}
+    tiers = {t.name: 0 for t in config.tiers}
     for r in summary:
         tiers[r.risk_tier] += r["count"]
 

@@ -23,11 +23,13 @@ def run(settings: Settings, model_version: str) -> dict[str, Any]:
     champion = registry.by_alias(name, registry.CHAMPION)
     previous = str(champion.version) if champion else None
     promote = tags["validation_promote"] == "true"
-    if promote and previous != tags.get("validation_champion_version", "none").replace("none", "") and previous:
-        # The champion moved since validation: the comparison no longer holds.
+    validated_against = tags.get("validation_champion_version", "none")
+    if promote and (previous or "none") != validated_against:
+        # The champion moved (or appeared) since validation: the comparison no longer holds.
+        now = f"v{previous}" if previous else "unset"
         raise DataError(
-            f"the champion of {name} changed to v{previous} after v{model_version} was validated "
-            f"against v{tags['validation_champion_version']}: validate again"
+            f"the champion of {name} is {now}, but v{model_version} was validated against "
+            f"{validated_against}: validate again"
         )
     c = registry.client()
     if promote:

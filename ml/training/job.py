@@ -120,7 +120,7 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
             with warnings.catch_warnings():
                 # No input example on purpose: it would be member rows. The signature stands in.
                 warnings.filterwarnings("ignore", message=".*An input example was not provided")
-                info = _log_model(artifacts, data)
+                info = log_model(artifacts, data)
         tags = {
             "git_commit": commit,
             "job_run_id": job_run_id or "local",
@@ -143,7 +143,8 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
     return {"model_version": version, "training_run_id": parent.info.run_id}
 
 
-def _log_model(artifacts: dict[str, str], data: PreparedData):
+def log_model(artifacts: dict[str, str], data: PreparedData):
+    """The pyfunc model (models-from-code) with its files, the ml package and a signature."""
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(MODEL_FILE),

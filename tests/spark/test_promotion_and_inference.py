@@ -101,7 +101,7 @@ def degraded_version(settings, model_name: str) -> str:
     import xgboost as xgb
 
     from ml.inference.model import load_scorer
-    from ml.training.job import _log_model
+    from ml.training.job import log_model
     from ml.training.prepare import PreparedData
     from ml.training.scorer import RiskScorer
 
@@ -114,7 +114,7 @@ def degraded_version(settings, model_name: str) -> str:
     with mlflow.start_run(run_name="degraded") as run, tempfile.TemporaryDirectory() as tmp:
         artifacts = RiskScorer(booster, scorer.imputation).save(Path(tmp))
         data = PreparedData({}, scorer.imputation, {}, {}, "high_risk", None)
-        info = _log_model(artifacts, data)
+        info = log_model(artifacts, data)
     return registry.register(info.model_uri, model_name, run.info.run_id, {}, description="shuffled labels")
 
 
