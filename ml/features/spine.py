@@ -12,18 +12,22 @@ from __future__ import annotations
 
 from datetime import date
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 BACKFILL_EVERY_DAYS = 7
 
 
-def open_on(episodes: DataFrame, day: date) -> DataFrame:
-    """Members with a pregnancy open on `day`."""
-    is_open = (F.col("index_date") <= F.lit(day)) & (
+def is_open(day: date) -> Column:
+    """An episode's pregnancy is open on `day`: index date reached, not yet delivered."""
+    return (F.col("index_date") <= F.lit(day)) & (
         F.col("delivery_date").isNull() | (F.col("delivery_date") > F.lit(day))
     )
-    return episodes.where(is_open).select("member_id", F.lit(day).alias("as_of"))
+
+
+def open_on(episodes: DataFrame, day: date) -> DataFrame:
+    """Members with a pregnancy open on `day`."""
+    return episodes.where(is_open(day)).select("member_id", F.lit(day).alias("as_of"))
 
 
 def backfill(episodes: DataFrame, start: date, until: date, every_days: int = BACKFILL_EVERY_DAYS) -> DataFrame:

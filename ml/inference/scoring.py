@@ -18,6 +18,7 @@ from ml.data.store import table_store
 from ml.errors import DataError
 from ml.features.definitions import descriptions
 from ml.features.point_in_time import point_in_time_join
+from ml.features.spine import is_open
 from ml.inference.model import check_features, load_scorer, score
 from ml.registry import client as registry
 from ml.runtime.spark import get_spark
@@ -35,10 +36,7 @@ def tier_of(score_column: Column, tiers: list[Tier]) -> Column:
 
 def open_episodes(sources, scoring_date: date) -> DataFrame:
     episodes = sources.require("episodes").select("episode_id", "member_id", "index_date", "delivery_date")
-    is_open = (F.col("index_date") <= F.lit(scoring_date)) & (
-        F.col("delivery_date").isNull() | (F.col("delivery_date") > F.lit(scoring_date))
-    )
-    return episodes.where(is_open).drop("delivery_date")
+    return episodes.where(is_open(scoring_date)).drop("delivery_date")
 
 
 def run(settings: Settings, scoring_date: date) -> dict[str, Any]:

@@ -45,13 +45,9 @@ def _cohort(settings: Settings, members: int | None) -> tuple[float, date | None
         c = settings.project.cohort
         spec = cohort_spec(members=members or c.members, seed=c.seed, start=c.start, end=c.end)
         generate(spark, store, spec, overwrite=True, progress=lambda m: console.print(f"  {m}"))
-    features = table_store(spark, settings.namespace)
-    latest = None
-    if features.exists(outputs.FEATURES):
-        from pyspark.sql import functions as F
+    from ml.features.job import latest_as_of
 
-        latest = features.read(outputs.FEATURES).agg(F.max("as_of")).first()[0]
-    return time.perf_counter() - started, latest
+    return time.perf_counter() - started, latest_as_of(settings)
 
 
 def run_demo(members: int | None = None, today: date | None = None) -> dict[str, Any]:
