@@ -267,6 +267,8 @@ class InferenceSettings(Strict):
     tiers: list[Tier]
     outreach: OutreachSettings
     top_factors: Annotated[int, Field(ge=1, le=10)] = 3
+    # approximate: xgboost's path attribution; exact: TreeSHAP (about 20x the scoring time)
+    factor_method: Literal["approximate", "exact"] = "approximate"
 
     @model_validator(mode="after")
     def _tiers(self) -> InferenceSettings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -58,15 +59,29 @@ class FittedImputation:
                 columns.append(F.col(name).isNull().cast("double").alias(f"{name}{INDICATOR_SUFFIX}"))
         return columns
 
+    @cached_property
+    def _fill(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Positions of filled features, their fills, and positions that get an indicator."""
+        rules = list(self.rules.values())
+        filled = np.array([i for i, r in enumerate(rules) if r.value is not None], dtype=np.intp)
+        values = np.array([rules[i].value for i in filled], dtype=np.float64)
+        flagged = np.array([i for i, r in enumerate(rules) if r.indicator], dtype=np.intp)
+        return filled, values, flagged
+
+    def apply_numpy(self, values: np.ndarray) -> np.ndarray:
+        """Model input (float32, `model_columns` order) from features in `features` order, NaN = missing."""
+        filled, fills, flagged = self._fill
+        missing = np.isnan(values)
+        out = np.empty((values.shape[0], len(self.rules) + len(flagged)), dtype=np.float32)
+        out[:, : len(self.rules)] = values
+        if filled.size:
+            out[:, filled] = np.where(missing[:, filled], fills, values[:, filled])
+        out[:, len(self.rules) :] = missing[:, flagged]
+        return out
+
     def apply_pandas(self, frame: pd.DataFrame) -> pd.DataFrame:
-        out = {}
-        for name, rule in self.rules.items():
-            values = pd.to_numeric(frame[name], errors="coerce").astype("float64")
-            out[name] = values if rule.value is None else values.fillna(rule.value)
-        for name, rule in self.rules.items():
-            if rule.indicator:
-                out[f"{name}{INDICATOR_SUFFIX}"] = frame[name].isna().astype("float64")
-        return pd.DataFrame(out, index=frame.index)
+        values = frame[self.features].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        return pd.DataFrame(self.apply_numpy(values), columns=self.model_columns, index=frame.index)
 
     # ---- saving with the model
     def to_json(self) -> str:

@@ -69,7 +69,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     config = settings.project.inference
     readable = descriptions(settings.project.features.lookback_months)
     keys = ["member_id", "episode_id", "index_date", "scoring_date", "feature_as_of"]
-    scored = score(rows, scorer, keys, config.top_factors, readable)
+    scored = score(rows, scorer, keys, config.top_factors, readable, config.factor_method == "exact")
     ranking = Window.partitionBy("scoring_date").orderBy(F.col("risk_score").desc(), F.col("episode_id"))
     predictions = scored.select(
         *keys,

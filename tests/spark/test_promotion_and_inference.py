@@ -218,10 +218,10 @@ def test_a_failed_scoring_leaves_the_predictions_intact(spark, scored, monkeypat
     before = store.read(outputs.PREDICTIONS).cache()
     expected = before.count()
 
-    def exploding(frame, scorer, keep, top_factors=0, readable=None):
+    def exploding(*args):
         from ml.inference.model import score
 
-        out = score(frame, scorer, keep, top_factors, readable)
+        out = score(*args)
         return out.withColumn(
             "risk_score",
             F.when(F.col("member_id") % 7 == 3, F.raise_error(F.lit("node lost"))).otherwise(F.col("risk_score")),
