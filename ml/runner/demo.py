@@ -51,7 +51,11 @@ def _cohort(settings: Settings, members: int | None) -> tuple[float, date | None
 
 
 def run_demo(members: int | None = None, today: date | None = None) -> dict[str, Any]:
-    from ml.runner.session import run as run_job
+    from functools import partial
+
+    from ml.runner.session import run
+
+    run_job = partial(run, in_process=True)  # one Spark for the cohort and every task
 
     today = today or date.today()
     settings = load_settings(ENV)

@@ -1,18 +1,25 @@
-"""Running a deployed job's tasks in order, each as its own process, as a job cluster would.
+"""Running a deployed job's tasks in order, as a job cluster would.
 
 Each task runs `python <python_file> <resolved parameters>` from the repository root,
 its output streamed as it comes; values it publishes (ml/runtime/task_values.py) feed
 the references of later tasks. The first failure stops the run, naming the task.
+
+By default every task is its own process with its own local Spark. `in_process` runs
+the entry points in this process instead, on one Spark session, as Python tasks on a
+Databricks job cluster share its driver: each local Spark start-up costs 10-15 s of a
+task that may run for 20 (`hrob demo` and the end-to-end test use it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import runpy
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -60,6 +67,7 @@ def run_job(
     only: str | None = None,
     remembered: dict[str, dict[str, str]] | None = None,
     echo=print,
+    in_process: bool = False,
 ) -> list[TaskResult]:
     """Run the job (or one task of it). `remembered` holds task values from an earlier
     run, so a single task can be rerun as a Databricks repair run would."""
@@ -75,7 +83,7 @@ def run_job(
             raise RunnerError(f"{where}: entry point {task.python_file} does not exist")
         echo(f"[bold]▶ {job.key} / {task.key}[/bold]  python {task.python_file} {' '.join(arguments)}")
         started = time.perf_counter()
-        code, values = _run_process([sys.executable, str(script), *arguments])
+        code, values = (_run_in_process if in_process else _run_process)(script, arguments)
         seconds = time.perf_counter() - started
         if code != 0:
             results.append(TaskResult(task.key, "failed", seconds, code))
@@ -86,10 +94,11 @@ def run_job(
     return results
 
 
-def _run_process(command: list[str]) -> tuple[int, dict]:
+def _run_process(script: Path, arguments: list[str]) -> tuple[int, dict]:
     with tempfile.TemporaryDirectory(prefix="hrob-task-") as tmp:
         values_file = Path(tmp) / "values.json"
         env = {**os.environ, ENV_VAR: str(values_file), "PYSPARK_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, str(script), *arguments]
         process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         assert process.stdout is not None
         out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
@@ -101,5 +110,34 @@ def _run_process(command: list[str]) -> tuple[int, dict]:
             else:
                 sys.stdout.write(chunk.decode(errors="replace"))
         code = process.wait()
+        values = json.loads(values_file.read_text()) if values_file.exists() else {}
+    return code, {k: str(v) for k, v in values.items()}
+
+
+def _run_in_process(script: Path, arguments: list[str]) -> tuple[int, dict]:
+    """The entry point run as `__main__` here; its exit status as a process would report it."""
+    with tempfile.TemporaryDirectory(prefix="hrob-task-") as tmp:
+        values_file = Path(tmp) / "values.json"
+        saved_argv, saved_values = sys.argv, os.environ.get(ENV_VAR)
+        sys.argv = [str(script), *arguments]
+        os.environ[ENV_VAR] = str(values_file)
+        try:
+            runpy.run_path(str(script), run_name="__main__")
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if not isinstance(exit_.code, int | None):
+                print(exit_.code, file=sys.stderr)
+        except Exception:  # a task's crash is its failure, not the runner's
+            traceback.print_exc()
+            code = 1
+        finally:
+            sys.argv = saved_argv
+            if saved_values is None:
+                os.environ.pop(ENV_VAR, None)
+            else:
+                os.environ[ENV_VAR] = saved_values
+            sys.stdout.flush()
+            sys.stderr.flush()
         values = json.loads(values_file.read_text()) if values_file.exists() else {}
     return code, {k: str(v) for k, v in values.items()}

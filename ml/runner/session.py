@@ -42,13 +42,15 @@ def _memory(env: str, job: str) -> Path:
     return local_dir("runner", env) / f"{job}_task_values.json"
 
 
-def run(env: str, job: str, task: str | None = None, params: dict[str, str] | None = None) -> list[TaskResult]:
+def run(
+    env: str, job: str, task: str | None = None, params: dict[str, str] | None = None, in_process: bool = False
+) -> list[TaskResult]:
     ensure_stack(env)
     deployed = find_job(env, job)
     memory = _memory(env, job)
     remembered = json.loads(memory.read_text()) if memory.exists() else {}
     try:
-        results = run_job(deployed, params or {}, task, remembered, echo=console.print)
+        results = run_job(deployed, params or {}, task, remembered, echo=console.print, in_process=in_process)
     except TaskFailed as failed:
         summary(deployed.key, failed.results)
         raise

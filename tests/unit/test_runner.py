@@ -136,3 +136,36 @@ def test_a_wrong_parameter_in_the_synthesized_job_fails_naming_the_task(tmp_path
         run_job(job, echo=lambda _: None)
     assert [(r.key, r.status) for r in failed.value.results] == [("score", "failed"), ("outreach", "skipped")]
     assert "unrecognized arguments: --score-date=" in capfd.readouterr().out
+
+
+TASK_SCRIPT = """
+import sys
+from ml.runtime.task_values import publish
+publish({"model_version": 7, "flag": sys.argv[1]})
+print("ran with", sys.argv[1:])
+if sys.argv[1] == "--fail":
+    sys.exit(3)
+if sys.argv[1] == "--crash":
+    raise RuntimeError("boom")
+"""
+
+
+@pytest.mark.parametrize("in_process", [False, True], ids=["own process", "in process"])
+@pytest.mark.parametrize(("flag", "code"), [("--ok", 0), ("--fail", 3), ("--crash", 1)])
+def test_a_task_reports_its_exit_status_and_values_in_either_mode(tmp_path, capfd, in_process, flag, code):
+    import os
+    import sys
+
+    from ml.runner import execute
+    from ml.runtime.task_values import ENV_VAR
+
+    script = tmp_path / "task.py"
+    script.write_text(TASK_SCRIPT)
+    argv, values_file = list(sys.argv), os.environ.get(ENV_VAR)
+    run = execute._run_in_process if in_process else execute._run_process
+    assert run(script, [flag]) == (code, {"model_version": "7", "flag": flag})
+    out = capfd.readouterr()
+    assert f"ran with ['{flag}']" in out.out
+    if flag == "--crash":
+        assert "RuntimeError: boom" in out.out + out.err
+    assert sys.argv == argv and os.environ.get(ENV_VAR) == values_file, "nothing of the task stays behind"
