@@ -45,6 +45,9 @@ def _local_builder(app_name: str):
         # Plans over hundreds of feature columns print to strings of hundreds of MB;
         # capped, they cannot exhaust the driver's heap.
         .config("spark.sql.maxPlanStringLength", "200000")
+        # PySpark otherwise records the Python call site of every column function for
+        # error messages: five extra JVM round trips each, and a feature run makes 5,000.
+        .config("spark.python.sql.dataFrameDebugging.enabled", "false")
         .config("spark.driver.host", "127.0.0.1")
         .config("spark.driver.bindAddress", "127.0.0.1")
     )
