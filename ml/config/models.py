@@ -267,7 +267,7 @@ class InferenceSettings(Strict):
     tiers: list[Tier]
     outreach: OutreachSettings
     top_factors: Annotated[int, Field(ge=1, le=10)] = 3
-    # approximate: xgboost's path attribution; exact: TreeSHAP (about 20x the scoring time)
+    # approximate: path attribution (ml/training/attribution.py); exact: TreeSHAP (scoring ~9x slower)
     factor_method: Literal["approximate", "exact"] = "approximate"
 
     @model_validator(mode="after")

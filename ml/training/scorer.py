@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy.sparse
 import xgboost as xgb
 
 from ml.features.imputation import INDICATOR_SUFFIX, FittedImputation
@@ -85,17 +84,8 @@ class RiskScorer:
         return self.booster.inplace_predict(model_input, missing=np.nan)
 
     def matrix(self, model_input: np.ndarray) -> xgb.DMatrix:
-        """Imputed rows (`imputation.apply_numpy`) as xgboost's input, holding only the split
-        columns' values: an absent entry is missing to xgboost, as NaN is, and none of the
-        other columns can reach a split. Built in a fraction of the dense matrix's time."""
-        split = self.attribution.columns
-        values = model_input[:, split]
-        present = ~np.isnan(values)
-        _, position = np.nonzero(present)
-        indptr = np.concatenate([[0], np.cumsum(present.sum(axis=1))])
-        shape = (len(model_input), len(self.imputation.model_columns))
-        sparse = scipy.sparse.csr_matrix((values[present], split[position], indptr), shape=shape)
-        return xgb.DMatrix(sparse, feature_names=self.imputation.model_columns)
+        """Imputed rows (`imputation.apply_numpy`) as xgboost's input."""
+        return xgb.DMatrix(model_input, feature_names=self.imputation.model_columns, missing=np.nan)
 
     def predict_matrix(self, matrix: xgb.DMatrix) -> np.ndarray:
         return self.booster.predict(matrix)
@@ -103,9 +93,8 @@ class RiskScorer:
     def contributions(self, matrix: xgb.DMatrix, exact: bool) -> np.ndarray:
         """(rows, split_columns): each split column's contribution to each row's margin.
 
-        Path attribution by default (ml/training/attribution.py); exact: TreeSHAP, about
-        5x the time of the whole scoring step, naming the same top factor for most rows
-        (README, "Top factors").
+        Path attribution by default (ml/training/attribution.py); exact: TreeSHAP, 20x
+        its cost, naming the same top factor for 81% of rows (README, "How rows are scored").
         """
         if exact:
             return self.booster.predict(matrix, pred_contribs=True)[:, self.attribution.columns]
