@@ -3,9 +3,9 @@
 The path attribution (Saabas; xgboost's `approx_contribs`): every split on a row's
 path credits its feature with the change in the node's expected value. It depends only
 on the leaf a row lands in, so each leaf's credits are tabulated once per model and a
-batch needs xgboost's leaf indices, one lookup and one sum: about 10x cheaper than
-`approx_contribs` and 50x cheaper than TreeSHAP on the default champion. Tested equal
-to xgboost's own `approx_contribs`.
+batch needs xgboost's leaf indices, one lookup and one sum. On the demo champion, one
+thread: 21 us per row against 44 for xgboost's `approx_contribs` and 425 for TreeSHAP.
+Tested equal to xgboost's own `approx_contribs`.
 """
 
 from __future__ import annotations
