@@ -21,10 +21,10 @@ NODE_STAMP := node_modules/.installed
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-demo: install ## Run the whole pipeline locally on a synthetic cohort (about 9.5 minutes)
+demo: install ## Run the whole pipeline locally on a synthetic cohort (about 5 minutes)
 	$(BIN)/hrob demo
 
-test: install $(CHECKOV) ## Lint and run every test (about 17 minutes)
+test: install $(CHECKOV) ## Lint and run every test (about 11 minutes)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest
