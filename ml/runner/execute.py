@@ -83,7 +83,7 @@ def run_job(
             raise RunnerError(f"{where}: entry point {task.python_file} does not exist")
         echo(f"[bold]▶ {job.key} / {task.key}[/bold]  python {task.python_file} {' '.join(arguments)}")
         started = time.perf_counter()
-        code, values = (_run_in_process if in_process else _run_process)(script, arguments)
+        code, values = run_task(script, arguments, in_process)
         seconds = time.perf_counter() - started
         if code != 0:
             results.append(TaskResult(task.key, "failed", seconds, code))
@@ -94,50 +94,51 @@ def run_job(
     return results
 
 
-def _run_process(script: Path, arguments: list[str]) -> tuple[int, dict]:
+def run_task(script: Path, arguments: list[str], in_process: bool = False) -> tuple[int, dict[str, str]]:
+    """One task's exit status and the values it published, in either mode."""
     with tempfile.TemporaryDirectory(prefix="hrob-task-") as tmp:
         values_file = Path(tmp) / "values.json"
-        env = {**os.environ, ENV_VAR: str(values_file), "PYSPARK_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, str(script), *arguments]
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert process.stdout is not None
-        out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
-        while chunk := os.read(process.stdout.fileno(), 65536):
-            # Streamed as it comes (progress bars redraw with \r, not newlines).
-            if out is not None:
-                out.write(chunk)
-                out.flush()
-            else:
-                sys.stdout.write(chunk.decode(errors="replace"))
-        code = process.wait()
+        code = (_run_in_process if in_process else _run_process)(script, arguments, values_file)
         values = json.loads(values_file.read_text()) if values_file.exists() else {}
     return code, {k: str(v) for k, v in values.items()}
 
 
-def _run_in_process(script: Path, arguments: list[str]) -> tuple[int, dict]:
+def _run_process(script: Path, arguments: list[str], values_file: Path) -> int:
+    env = {**os.environ, ENV_VAR: str(values_file), "PYSPARK_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
+    command = [sys.executable, str(script), *arguments]
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    out = sys.stdout.buffer if hasattr(sys.stdout, "buffer") else None
+    while chunk := os.read(process.stdout.fileno(), 65536):
+        # Streamed as it comes (progress bars redraw with \r, not newlines).
+        if out is not None:
+            out.write(chunk)
+            out.flush()
+        else:
+            sys.stdout.write(chunk.decode(errors="replace"))
+    return process.wait()
+
+
+def _run_in_process(script: Path, arguments: list[str], values_file: Path) -> int:
     """The entry point run as `__main__` here; its exit status as a process would report it."""
-    with tempfile.TemporaryDirectory(prefix="hrob-task-") as tmp:
-        values_file = Path(tmp) / "values.json"
-        saved_argv, saved_values = sys.argv, os.environ.get(ENV_VAR)
-        sys.argv = [str(script), *arguments]
-        os.environ[ENV_VAR] = str(values_file)
-        try:
-            runpy.run_path(str(script), run_name="__main__")
-            code = 0
-        except SystemExit as exit_:
-            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-            if not isinstance(exit_.code, int | None):
-                print(exit_.code, file=sys.stderr)
-        except Exception:  # a task's crash is its failure, not the runner's
-            traceback.print_exc()
-            code = 1
-        finally:
-            sys.argv = saved_argv
-            if saved_values is None:
-                os.environ.pop(ENV_VAR, None)
-            else:
-                os.environ[ENV_VAR] = saved_values
-            sys.stdout.flush()
-            sys.stderr.flush()
-        values = json.loads(values_file.read_text()) if values_file.exists() else {}
-    return code, {k: str(v) for k, v in values.items()}
+    saved_argv, saved_values = sys.argv, os.environ.get(ENV_VAR)
+    sys.argv = [str(script), *arguments]
+    os.environ[ENV_VAR] = str(values_file)
+    try:
+        runpy.run_path(str(script), run_name="__main__")
+        return 0
+    except SystemExit as exit_:
+        if not isinstance(exit_.code, int | None):
+            print(exit_.code, file=sys.stderr)
+        return exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+    except Exception:  # a task's crash is its failure, not the runner's
+        traceback.print_exc()
+        return 1
+    finally:
+        sys.argv = saved_argv
+        if saved_values is None:
+            os.environ.pop(ENV_VAR, None)
+        else:
+            os.environ[ENV_VAR] = saved_values
+        sys.stdout.flush()
+        sys.stderr.flush()

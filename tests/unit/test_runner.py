@@ -162,8 +162,7 @@ def test_a_task_reports_its_exit_status_and_values_in_either_mode(tmp_path, capf
     script = tmp_path / "task.py"
     script.write_text(TASK_SCRIPT)
     argv, values_file = list(sys.argv), os.environ.get(ENV_VAR)
-    run = execute._run_in_process if in_process else execute._run_process
-    assert run(script, [flag]) == (code, {"model_version": "7", "flag": flag})
+    assert execute.run_task(script, [flag], in_process) == (code, {"model_version": "7", "flag": flag})
     out = capfd.readouterr()
     assert f"ran with ['{flag}']" in out.out
     if flag == "--crash":
