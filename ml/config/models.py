@@ -267,7 +267,7 @@ class InferenceSettings(Strict):
     tiers: list[Tier]
     outreach: OutreachSettings
     top_factors: Annotated[int, Field(ge=1, le=10)] = 3
-    # approximate: path attribution (ml/training/attribution.py); exact: TreeSHAP (scoring ~9x slower)
+    # approximate: path attribution (ml/training/attribution.py); exact: TreeSHAP (scoring ~7x slower)
     factor_method: Literal["approximate", "exact"] = "approximate"
 
     @model_validator(mode="after")

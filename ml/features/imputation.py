@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
-from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ml.config.loader import FeatureConfig
+if TYPE_CHECKING:  # batch scoring unpickles this module in every Spark Python worker: kept light
+    import pandas as pd
+    from pyspark.sql import Column, DataFrame
+
+    from ml.config.loader import FeatureConfig
 
 INDICATOR_SUFFIX = "__missing"
 
@@ -80,6 +83,8 @@ class FittedImputation:
         return out
 
     def apply_pandas(self, frame: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
         values = frame[self.features].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64, na_value=np.nan)
         return pd.DataFrame(self.apply_numpy(values), columns=self.model_columns, index=frame.index)
 

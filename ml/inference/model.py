@@ -1,25 +1,26 @@
 """Loading a registered model version's files, and scoring a Spark frame with them.
 
-Scoring runs in mapInArrow with the booster shipped once per task, rather than through
-mlflow.pyfunc.spark_udf: Arrow columns go straight into one float matrix (no pandas
-frame of 563 columns, no per-batch schema enforcement), and each row's top contributing
-features come back with its score, which the pyfunc cannot return (benchmarks/scoring.py).
+Scoring runs in mapInArrow rather than through mlflow.pyfunc.spark_udf: only the
+columns the trees read leave the JVM, Arrow columns go straight into one float matrix
+(no pandas frame of 563 columns, no per-batch schema enforcement), the workers walk the
+trees as NumPy tables without importing xgboost or MLflow (ml/inference/batches.py), and
+each row's top contributing features come back with its score, which the pyfunc cannot
+return (benchmarks/scoring.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import mlflow
 import numpy as np
-import pyarrow as pa
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
 from ml.errors import DataError
+from ml.inference.batches import BatchScorer
 from ml.registry import client as registry
-from ml.training.scorer import RiskScorer, top_columns
+from ml.training.scorer import RiskScorer
 
 
 def load_scorer(model_name: str, alias: str | None = None, version: str | None = None) -> tuple[RiskScorer, str]:
@@ -42,16 +43,6 @@ def check_features(scorer: RiskScorer, frame: DataFrame, where: str) -> None:
         )
 
 
-def feature_matrix(batch: pa.RecordBatch, features: list[str]) -> np.ndarray:
-    """The batch's columns among `features` as one float64 matrix; nulls and absent columns are NaN."""
-    values = np.full((batch.num_rows, len(features)), np.nan, dtype=np.float64, order="F")
-    present = set(batch.schema.names)
-    for i, name in enumerate(features):
-        if name in present:
-            values[:, i] = batch.column(name).to_numpy(zero_copy_only=False)
-    return values
-
-
 def score(
     frame: DataFrame,
     scorer: RiskScorer,
@@ -66,22 +57,15 @@ def score(
     would cost reading and shipping to Python for nothing.
     """
     readable = readable or {}
+    scorer_task = BatchScorer(
+        imputation=scorer.imputation,
+        trees=scorer.trees,
+        attribution=scorer.attribution,
+        keep=keep,
+        factor_names=np.array([readable.get(c, c) for c in scorer.split_columns], dtype=object),
+        top_factors=top_factors,
+        exact_booster=bytes(scorer.booster.save_raw("json")) if exact_factors else None,
+    )
     fields = [frame.schema[c] for c in keep] + [T.StructField("risk_score", T.DoubleType())]
     fields += [T.StructField(f"top_factor_{i + 1}", T.StringType()) for i in range(top_factors)]
-    names = [field.name for field in fields]
-    features = scorer.features
-    labels = np.array([readable.get(c, c) for c in scorer.split_columns], dtype=object)
-
-    def batches(parts: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in parts:
-            matrix = scorer.matrix(scorer.imputation.apply_numpy(feature_matrix(batch, features)))
-            columns = [batch.column(c) for c in keep]
-            columns.append(pa.array(scorer.predict_matrix(matrix).astype(np.float64)))
-            if top_factors:
-                named = labels[top_columns(scorer.contributions(matrix, exact_factors), top_factors)]
-                for i in range(top_factors):  # a model with fewer split columns leaves the rest empty
-                    column = named[:, i] if i < named.shape[1] else [None] * batch.num_rows
-                    columns.append(pa.array(column, pa.string()))
-            yield pa.RecordBatch.from_arrays(columns, names=names)
-
-    return frame.select(*keep, *scorer.used_features).mapInArrow(batches, T.StructType(fields))
+    return frame.select(*keep, *scorer.used_features).mapInArrow(scorer_task, T.StructType(fields))

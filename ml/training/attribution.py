@@ -3,18 +3,18 @@
 The path attribution (Saabas; xgboost's `approx_contribs`): every split on a row's
 path credits its feature with the change in the node's expected value. It depends only
 on the leaf a row lands in, so each leaf's credits are tabulated once per model and a
-batch needs xgboost's leaf indices, one lookup and one sum. On the demo champion, one
-thread: 21 us per row against 44 for xgboost's `approx_contribs` and 425 for TreeSHAP.
-Tested equal to xgboost's own `approx_contribs`.
+batch needs the leaf indices (ml/training/trees.py), one lookup and one sum. On the demo
+champion, one thread: 21 us per row against 44 for xgboost's `approx_contribs` and 425
+for TreeSHAP. Tested equal to xgboost's own `approx_contribs`.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
-import xgboost as xgb
+
+from ml.training.trees import split_columns
 
 _CHUNK_ROWS = 2048  # bounds the (rows x trees x depth) lookup arrays of one step
 
@@ -27,11 +27,10 @@ class PathAttribution:
     credit: np.ndarray  # (all nodes, depth): the change in expected value at that step
 
     @classmethod
-    def of(cls, booster: xgb.Booster) -> PathAttribution:
-        trees = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]["trees"]
-        split_on = sorted(
-            {f for t in trees for f, left in zip(t["split_indices"], t["left_children"], strict=True) if left != -1}
-        )
+    def of(cls, model: dict) -> PathAttribution:
+        """From a booster's JSON (`json.loads(booster.save_raw("json"))`)."""
+        trees = model["learner"]["gradient_booster"]["model"]["trees"]
+        split_on = split_columns(trees)
         position = {f: i for i, f in enumerate(split_on)}
         unused = len(split_on)  # steps past a short path credit a column that is dropped
         paths = [_paths(tree, position) for tree in trees]
@@ -48,9 +47,9 @@ class PathAttribution:
         offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
         return cls(np.array(split_on, dtype=np.int64), offsets, feature, credit)
 
-    def contributions(self, booster: xgb.Booster, matrix: xgb.DMatrix) -> np.ndarray:
-        """(rows, len(columns)): each split column's contribution to each row's margin."""
-        leaves = booster.predict(matrix, pred_leaf=True).astype(np.int64).reshape(matrix.num_row(), -1)
+    def contributions(self, leaves: np.ndarray) -> np.ndarray:
+        """(rows, len(columns)): each split column's contribution to each row's margin,
+        from the node id of the leaf each row reaches in each tree (rows, trees)."""
         width = len(self.columns) + 1
         out = np.empty((len(leaves), len(self.columns)), dtype=np.float64)
         for start in range(0, len(leaves), _CHUNK_ROWS):

@@ -1,8 +1,9 @@
 """A trained model as files (booster, fitted imputation, feature list) and what scores with it.
 
 The same class serves the MLflow pyfunc model (pyfunc_model.py) and batch inference,
-which loads the champion's files once and scores partitions with it, adding each
-member's largest contributions (ml/training/attribution.py, or TreeSHAP) as top factors.
+which loads the champion's files once and scores partitions with the booster's trees as
+NumPy tables (ml/training/trees.py), adding each member's largest contributions
+(ml/training/attribution.py, or TreeSHAP) as top factors (ml/inference/batches.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import xgboost as xgb
 
 from ml.features.imputation import INDICATOR_SUFFIX, FittedImputation
 from ml.training.attribution import PathAttribution
+from ml.training.trees import TreeTables
 
 BOOSTER, IMPUTATION, FEATURES = "booster.json", "imputation.json", "features.json"
 
@@ -33,13 +35,21 @@ class RiskScorer:
         return self.imputation.features
 
     @cached_property
+    def _model(self) -> dict:
+        return json.loads(self.booster.save_raw("json"))
+
+    @cached_property
+    def trees(self) -> TreeTables:
+        return TreeTables.of(self._model)
+
+    @cached_property
     def attribution(self) -> PathAttribution:
-        return PathAttribution.of(self.booster)
+        return PathAttribution.of(self._model)
 
     @property
     def split_columns(self) -> list[str]:
         """The model columns some split of the booster reads, in contribution order."""
-        return [self.imputation.model_columns[i] for i in self.attribution.columns]
+        return [self.imputation.model_columns[i] for i in self.trees.columns]
 
     @property
     def used_features(self) -> list[str]:
@@ -82,30 +92,3 @@ class RiskScorer:
         self._check(frame)
         model_input = self.imputation.apply_pandas(frame).to_numpy(np.float32)
         return self.booster.inplace_predict(model_input, missing=np.nan)
-
-    def matrix(self, model_input: np.ndarray) -> xgb.DMatrix:
-        """Imputed rows (`imputation.apply_numpy`) as xgboost's input."""
-        return xgb.DMatrix(model_input, feature_names=self.imputation.model_columns, missing=np.nan)
-
-    def predict_matrix(self, matrix: xgb.DMatrix) -> np.ndarray:
-        return self.booster.predict(matrix)
-
-    def contributions(self, matrix: xgb.DMatrix, exact: bool) -> np.ndarray:
-        """(rows, split_columns): each split column's contribution to each row's margin.
-
-        Path attribution by default (ml/training/attribution.py); exact: TreeSHAP, 20x
-        its cost, naming the same top factor for 81% of rows (README, "How rows are scored").
-        """
-        if exact:
-            return self.booster.predict(matrix, pred_contribs=True)[:, self.attribution.columns]
-        return self.attribution.contributions(self.booster, matrix)
-
-
-def top_columns(contributions: np.ndarray, top: int) -> np.ndarray:
-    """Per row, the positions of the `top` largest contributions, largest first."""
-    top = min(top, contributions.shape[1])
-    if top == 0:
-        return np.empty((len(contributions), 0), dtype=np.intp)
-    chosen = np.argpartition(-contributions, top - 1, axis=1)[:, :top]
-    within = np.argsort(-np.take_along_axis(contributions, chosen, axis=1), axis=1, kind="stable")
-    return np.take_along_axis(chosen, within, axis=1)

@@ -110,7 +110,11 @@ def degraded_version(settings, model_name: str) -> str:
     rng = np.random.default_rng(3)
     features = rng.normal(size=(400, len(columns)))
     shuffled = rng.permutation(np.r_[np.ones(120), np.zeros(280)])
-    booster = xgb.train({"max_depth": 3, "seed": 3}, xgb.DMatrix(features, shuffled, feature_names=columns), 30)
+    booster = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "seed": 3},
+        xgb.DMatrix(features, shuffled, feature_names=columns),
+        30,
+    )
     with mlflow.start_run(run_name="degraded") as run, tempfile.TemporaryDirectory() as tmp:
         artifacts = RiskScorer(booster, scorer.imputation).save(Path(tmp))
         data = PreparedData({}, scorer.imputation, {}, {}, "high_risk", None)

@@ -1,56 +1,143 @@
-"""Scoring's fast path against xgboost's own: the tabulated path attribution must give
-what approx_contribs gives, and the columns it reports must be the ones splits read."""
+"""Batch scoring's own tree walk and attribution against xgboost's: the NumPy tables must
+reach the leaves xgboost reaches, give its probabilities, and credit features as its
+approx_contribs does; the columns they report must be the ones splits read."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
 import pytest
 import xgboost as xgb
 
+from ml.errors import ModelError
 from ml.features.imputation import FittedImputation, Rule
-from ml.training.attribution import PathAttribution
-from ml.training.scorer import RiskScorer, top_columns
+from ml.inference.batches import BatchScorer, top_columns
+from ml.training.scorer import RiskScorer
+from ml.training.trees import TreeTables
+
+NAMES = [f"f{i}" for i in range(12)]
+
+
+def _rows(n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(NAMES)))
+    x[rng.random(x.shape) < 0.25] = np.nan  # missing values take each split's default branch
+    x[:, 3] = np.round(x[:, 3])  # values equal to split conditions: xgboost sends them right
+    x[:, 10], x[:, 11] = 1.0, np.nan  # nothing to split on: columns the scorer never reads
+    return x
 
 
 @pytest.fixture(scope="module")
 def scorer():
-    rng = np.random.default_rng(3)
-    n, names = 3000, [f"f{i}" for i in range(12)]
-    x = rng.normal(size=(n, len(names)))
-    x[rng.random(x.shape) < 0.25] = np.nan  # missing values take each split's default branch
-    x[:, 3] = np.round(x[:, 3])  # exact zeros must stay values, not become missing
-    x[:, 10], x[:, 11] = 1.0, np.nan  # nothing to split on: columns the scorer never reads
-    signal = np.nan_to_num(x[:, 0]) + 0.5 * np.isnan(x[:, 1]) - np.nan_to_num(x[:, 3]) + rng.normal(size=n)
-    rules = {name: Rule("leave_missing", None) for name in names}
+    x = _rows(3000, 3)
+    noise = np.random.default_rng(4).normal(size=len(x))
+    signal = np.nan_to_num(x[:, 0]) + 0.5 * np.isnan(x[:, 1]) - np.nan_to_num(x[:, 3]) + noise
+    rules = {name: Rule("leave_missing", None) for name in NAMES}
     rules["f2"] = Rule("mean", 0.25)
     rules["f1"] = Rule("leave_missing", None, indicator=True)
     imputation = FittedImputation(rules)
-    model_input = imputation.apply_numpy(x)
-    params = {"max_depth": 4, "eta": 0.3, "colsample_bytree": 0.5, "seed": 1}
-    booster = xgb.train(params, xgb.DMatrix(model_input, (signal > 0).astype(int), missing=np.nan), 25)
+    params = {"objective": "binary:logistic", "max_depth": 5, "eta": 0.3, "colsample_bytree": 0.5, "seed": 1}
+    train = xgb.DMatrix(imputation.apply_numpy(x), (signal > 0).astype(int), missing=np.nan)
+    booster = xgb.train(params, train, 25)
     booster.feature_names = imputation.model_columns
-    return RiskScorer(booster, imputation), model_input
+    # new rows, so the comparisons are not limited to values the trees were grown on
+    return RiskScorer(booster, imputation), imputation.apply_numpy(_rows(2000, 5))
+
+
+def _matrix(model: RiskScorer, model_input: np.ndarray) -> xgb.DMatrix:
+    return xgb.DMatrix(model_input, feature_names=model.imputation.model_columns, missing=np.nan)
+
+
+def test_tree_walk_reaches_xgboosts_leaves_and_scores(scorer):
+    model, model_input = scorer
+    tables = model.trees
+    assert len(tables.read) == 5
+    assert any(
+        len(t["left_children"]) < 2 ** (len(tables.read) + 1) - 1
+        for t in model._model["learner"]["gradient_booster"]["model"]["trees"]
+    ), "some leaves sit above the deepest level (padding exercised)"
+    leaves = tables.leaves(model_input[:, tables.columns])
+    expected = model.booster.predict(_matrix(model, model_input), pred_leaf=True).astype(np.int64)
+    assert np.array_equal(tables.node_ids(leaves), expected)
+    assert tables.probability(leaves) == pytest.approx(model.booster.predict(_matrix(model, model_input)), abs=1e-6)
 
 
 def test_path_attribution_equals_xgboost_approx_contribs(scorer):
     model, model_input = scorer
-    dense = xgb.DMatrix(model_input, feature_names=model.imputation.model_columns, missing=np.nan)
-    expected = model.booster.predict(dense, pred_contribs=True, approx_contribs=True)[:, :-1]
-    ours = PathAttribution.of(model.booster).contributions(model.booster, model.matrix(model_input))
+    expected = model.booster.predict(_matrix(model, model_input), pred_contribs=True, approx_contribs=True)[:, :-1]
+    leaves = model.trees.node_ids(model.trees.leaves(model_input[:, model.trees.columns]))
+    ours = model.attribution.contributions(leaves)
     split = model.attribution.columns
+    assert np.array_equal(split, model.trees.columns)
     assert len(split) < model_input.shape[1], "the test model leaves some columns unused"
     assert ours == pytest.approx(expected[:, split], abs=1e-5)
     unused = np.setdiff1d(np.arange(model_input.shape[1]), split)
     assert np.abs(expected[:, unused]).max() == 0, "columns no split reads contribute nothing"
 
 
-def test_exact_factors_over_the_split_columns_add_up_to_the_margin(scorer):
-    model, model_input = scorer
-    matrix = model.matrix(model_input)
-    shap = model.contributions(matrix, exact=True)
-    bias = model.booster.predict(matrix, pred_contribs=True)[:, -1]
-    margin = model.booster.predict(matrix, output_margin=True)
-    assert shap.sum(axis=1) + bias == pytest.approx(margin, abs=1e-4), "no contribution lies outside the splits"
+def _batch_scorer(model: RiskScorer, exact: bool) -> BatchScorer:
+    return BatchScorer(
+        imputation=model.imputation,
+        trees=model.trees,
+        attribution=model.attribution,
+        keep=["id"],
+        factor_names=np.array([f"readable {c}" for c in model.split_columns], dtype=object),
+        top_factors=3,
+        exact_booster=bytes(model.booster.save_raw("json")) if exact else None,
+    )
+
+
+@pytest.mark.parametrize("exact", [False, True], ids=["approximate", "exact"])
+def test_batch_scorer_gives_xgboosts_scores_and_top_factors(scorer, exact):
+    model, _ = scorer
+    raw = _rows(500, 9)
+    used = model.used_features
+    batch = pa.RecordBatch.from_arrays(
+        [pa.array(np.arange(len(raw)))] + [pa.array(raw[:, NAMES.index(f)], from_pandas=True) for f in used],
+        names=["id", *used],
+    )
+    [out] = list(_batch_scorer(model, exact)([batch]))
+    assert out.schema.names == ["id", "risk_score", "top_factor_1", "top_factor_2", "top_factor_3"]
+    matrix = _matrix(model, model.imputation.apply_numpy(raw))
+    assert out.column("risk_score").to_numpy() == pytest.approx(model.booster.predict(matrix), abs=1e-6)
+    contributions = model.booster.predict(matrix, pred_contribs=True, approx_contribs=not exact)
+    top = top_columns(contributions[:, model.trees.columns], 3)
+    names = np.array([f"readable {c}" for c in model.split_columns], dtype=object)[top]
+    for i in range(3):
+        assert out.column(f"top_factor_{i + 1}").to_pylist() == names[:, i].tolist()
+
+
+def test_scoring_workers_import_neither_xgboost_nor_pandas_nor_mlflow(scorer):
+    """What Spark unpickles in each Python worker must stay light (ml/inference/batches.py)."""
+    import pickle
+
+    payload = pickle.dumps(_batch_scorer(scorer[0], exact=False)).hex()
+    probe = (
+        "import pickle, sys; pickle.loads(bytes.fromhex(sys.stdin.read())); "
+        "print(sorted(m for m in ('xgboost', 'pandas', 'mlflow', 'sklearn') if m in sys.modules))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=payload,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert loaded.stdout.strip() == "[]"
+
+
+def test_unsupported_objective_is_refused_by_name(scorer):
+    model, _ = scorer
+    changed = json.loads(json.dumps(model._model))
+    changed["learner"]["objective"]["name"] = "reg:squarederror"
+    with pytest.raises(ModelError, match="reg:squarederror is not supported"):
+        TreeTables.of(changed)
 
 
 def test_used_features_follow_the_splits_through_indicators(scorer):
