@@ -2,8 +2,8 @@
 
 Spark unpickles this in every Python worker, so it carries the model as NumPy tables
 (ml/training/trees.py, ml/training/attribution.py) and imports neither xgboost nor
-pandas nor MLflow: importing those took 5.7 s per worker here, which a daily scoring job on
-a fresh cluster pays in full. Only exact (TreeSHAP) factors bring xgboost in.
+pandas nor MLflow: importing those took 5.7 s per worker here, which a daily scoring
+job on a fresh cluster pays in full. Only exact (TreeSHAP) factors bring xgboost in.
 """
 
 from __future__ import annotations
