@@ -125,7 +125,7 @@ def main() -> None:
     merged = scored.merge(oracle_rows, on="episode_id")
     oracle = classification_metrics(merged["label"].to_numpy().astype(int), merged["label_probability"].to_numpy())
 
-    exposures = [c.name for c in ORACLE.columns if c.description.startswith(TRUTH)]
+    exposures = [c.name for c in ORACLE.columns if c.meaning.startswith(TRUTH)]
     truth = table_store(spark, settings.environment.source_schema).read(ORACLE.name)
     truth = truth.select("episode_id", *exposures).toPandas().set_index("episode_id")
     truth["race_ethnicity"] = truth["race_ethnicity"].astype("category").cat.codes
