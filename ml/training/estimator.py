@@ -50,6 +50,23 @@ def fit(train: DataFrame, params: dict[str, Any], columns: list[str], seed: int)
     return model
 
 
+def on_driver(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A split's labels and float32 feature matrix (NaN = missing), collected once.
+
+    The search scores every trial's booster on the validation split here: 0.03-0.05 s a
+    trial against 0.74-0.91 s through transform and toPandas (3,345 validation rows x 671
+    columns, measured). The validation split is a fifth of the episodes, which a driver
+    holds comfortably (100,000 episodes x 671 columns is 270 MB).
+    """
+    pdf = frame.select("label", vector_to_array(VECTOR, "float32").alias("x")).toPandas()
+    return pdf["label"].to_numpy(np.int64), np.stack(pdf["x"].to_numpy())
+
+
+def predict(model: SparkXGBClassifierModel, matrix: np.ndarray) -> np.ndarray:
+    """The probability of the positive class for each row of `matrix`, on the driver."""
+    return model.get_booster().inplace_predict(matrix, missing=np.nan)
+
+
 def scored(model: SparkXGBClassifierModel, frame: DataFrame) -> pd.DataFrame:
     """Labels, scores and subgroup columns of `frame` on the driver (no features, no ids)."""
     out = model.transform(frame).select(

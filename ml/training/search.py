@@ -46,7 +46,8 @@ class SearchResult:
 def search(data: PreparedData, config: TrainingSettings, progress: bool = True) -> SearchResult:
     """Run the trials inside the active (parent) MLflow run."""
     result = SearchResult(primary_metric=config.primary_metric)
-    train, validation = data.frames["train"], data.frames["validation"]
+    train = data.frames["train"]
+    labels, validation = estimator.on_driver(data.frames["validation"])
 
     def objective(raw: dict[str, Any]) -> dict[str, Any]:
         params = decode(raw)
@@ -55,9 +56,9 @@ def search(data: PreparedData, config: TrainingSettings, progress: bool = True) 
             mlflow.log_params(params)
             started = time.perf_counter()
             model = estimator.fit(train, params, data.columns, config.seed)
-            scores = estimator.scored(model, validation)
+            scores = estimator.predict(model, validation)
             seconds = time.perf_counter() - started
-            metrics = classification_metrics(scores["label"].to_numpy(), scores["score"].to_numpy())
+            metrics = classification_metrics(labels, scores)
             mlflow.log_metrics({f"val_{k}": v for k, v in metrics.items()} | {"trial_seconds": seconds})
         result.trials.append(Trial(number, params, metrics, seconds, run.info.run_id))
         return {"loss": -metrics[config.primary_metric], "status": STATUS_OK}
