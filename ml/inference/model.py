@@ -66,6 +66,7 @@ def score(
         top_factors=top_factors,
         exact_booster=bytes(scorer.booster.save_raw("json")) if exact_factors else None,
     )
-    fields = [frame.schema[c] for c in keep] + [T.StructField("risk_score", T.DoubleType())]
-    fields += [T.StructField(f"top_factor_{i + 1}", T.StringType()) for i in range(top_factors)]
+    added = scorer_task.output_names[len(keep) :]  # risk_score, then the factors' names
+    fields = [frame.schema[c] for c in keep] + [T.StructField(added[0], T.DoubleType())]
+    fields += [T.StructField(name, T.StringType()) for name in added[1:]]
     return frame.select(*keep, *scorer.used_features).mapInArrow(scorer_task, T.StructType(fields))
