@@ -23,7 +23,7 @@ import numpy as np
 from ml.errors import ModelError
 
 _CHUNK_ROWS = 2048  # keeps one step's (rows x trees) arrays in cache
-_LINKS = {"binary:logistic": "logistic"}  # objectives batch scoring reproduces
+_OBJECTIVES = ("binary:logistic",)  # what batch scoring reproduces: a sigmoid of the margin
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ class TreeTables:
         """From a booster's JSON (`json.loads(booster.save_raw("json"))`)."""
         learner = model["learner"]
         objective = learner["objective"]["name"]
-        if objective not in _LINKS:
+        if objective not in _OBJECTIVES:
             raise ModelError(
-                f"booster objective {objective} is not supported by batch scoring (supported: {sorted(_LINKS)})"
+                f"booster objective {objective} is not supported by batch scoring (supported: {', '.join(_OBJECTIVES)})"
             )
         trees = learner["gradient_booster"]["model"]["trees"]
         if any(t["categories_nodes"] for t in trees):
