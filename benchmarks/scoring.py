@@ -48,7 +48,6 @@ def main() -> None:
     import numpy as np
     import xgboost as xgb
     from _cohort import features_for
-    from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
     from ml.data import outputs
@@ -61,7 +60,7 @@ def main() -> None:
 
     settings, data = features_for(args.members)
     spark = data.frames["train"].sparkSession
-    train = data.frames["train"].select("label", vector_to_array("features").alias("x")).toPandas()
+    train = data.frames["train"].select("label", F.col("features").alias("x")).toPandas()
     matrix = xgb.DMatrix(np.stack(train["x"].to_numpy()), train["label"], feature_names=data.columns)
     scorer = RiskScorer(xgb.train(PARAMS, matrix, 150), data.imputation)
     configure_mlflow("/Shared/hrob/benchmark/scoring")

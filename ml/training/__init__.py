@@ -1,1 +1,1 @@
-"""Training: prepared data, the Hyperopt search over SparkXGBClassifier, tracking, registration."""
+"""Training: prepared data, the Hyperopt search over xgboost on Spark tasks, tracking, registration."""

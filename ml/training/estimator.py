@@ -1,77 +1,89 @@
-"""The Spark model: xgboost's SparkXGBClassifier, so training scales out on a cluster.
+"""The model: xgboost trained across Spark tasks, so training scales out on a cluster.
 
 Chosen by measurement (README, benchmarks/training_trial.py): Spark ML's GBTClassifier
-was 3.6x slower for the same trees; SparkXGBClassifier fed plain numeric columns
-assembled once into a vector column, cached and pre-partitioned (ml/training/prepare.py).
+was 3.6x slower for the same trees than xgboost on Spark. The workers are started by
+ml/training/distributed.py rather than xgboost.spark's SparkXGBClassifier, whose three
+Spark barrier syncs cost a second each per fit. Rows come from the cached, pre-partitioned
+float32 array column (ml/training/prepare.py); validation and test rows are scored on the driver.
 """
 
 from __future__ import annotations
 
-import logging
+import functools
 import os
+import threading
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.ml.functions import vector_to_array
+import xgboost as xgb
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from xgboost.spark import SparkXGBClassifier, SparkXGBClassifierModel
+from xgboost.tracker import RabitTracker
 
-from ml.training.prepare import SUBGROUPS, VECTOR
-
-# xgboost.spark logs every fit's parameters at INFO; the trial progress bar says enough.
-logging.getLogger("XGBoost-PySpark").setLevel(logging.WARNING)
+from ml.training import distributed
+from ml.training.prepare import FEATURES, SUBGROUPS
 
 
 def num_workers(spark: SparkSession) -> int:
-    """One xgboost worker per core the session can run tasks on (HROB_XGB_WORKERS overrides)."""
+    """One xgboost worker per task slot the session has (HROB_XGB_WORKERS overrides)."""
     override = os.environ.get("HROB_XGB_WORKERS")
     return int(override) if override else max(1, spark.sparkContext.defaultParallelism)
 
 
-def classifier(params: dict[str, Any], seed: int, workers: int) -> SparkXGBClassifier:
-    return SparkXGBClassifier(
-        features_col=VECTOR,
-        label_col="label",
-        num_workers=workers,
-        tree_method="hist",
-        random_state=seed,
-        missing=float("nan"),
-        verbose=False,
-        **params,
+def fit(train: DataFrame, params: dict[str, Any], columns: list[str], seed: int) -> xgb.Booster:
+    """One booster, one xgboost worker per partition of `train` (repartitioned to
+    `num_workers` if it has another count); named columns for importance and attribution."""
+    workers = num_workers(train.sparkSession)
+    if train.rdd.getNumPartitions() != workers:  # a barrier stage needs a free slot per task
+        train = train.repartition(workers)
+    conf = train.sparkSession.sparkContext.getConf()
+    native, rounds = distributed.booster_params(params, seed, threads=int(conf.get("spark.task.cpus", "1")))
+    tracker = RabitTracker(n_workers=workers, host_ip=conf.get("spark.driver.host"), sortby="task")
+    tracker.start()
+    # Returns once every worker has left the collective; a failed stage leaves it to exit with the driver.
+    threading.Thread(target=tracker.wait_for, daemon=True).start()
+    work = functools.partial(
+        distributed.train_partition,
+        tracker=tracker.worker_args() | {"n_workers": workers},
+        params=native,
+        rounds=rounds,
+        width=len(columns),
     )
+    rows = (
+        train.select(
+            F.col("label").cast("double").alias(distributed.LABEL),
+            F.col(FEATURES).alias(distributed.MATRIX),
+        )
+        .mapInArrow(work, distributed.MODEL_SCHEMA, barrier=True)
+        .collect()
+    )
+    booster = xgb.Booster(model_file=bytearray(rows[0].model))
+    booster.feature_names = list(columns)
+    return booster
 
 
-def fit(train: DataFrame, params: dict[str, Any], columns: list[str], seed: int) -> SparkXGBClassifierModel:
-    """Fit on the assembled vector; the booster is given the column names for importance and SHAP."""
-    model = classifier(params, seed, num_workers(train.sparkSession)).fit(train)
-    model.get_booster().feature_names = list(columns)
-    return model
+def on_driver(frame: DataFrame, *columns: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A split's labels (and `columns`) and its float32 feature matrix (NaN = missing).
 
-
-def on_driver(frame: DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """A split's labels and float32 feature matrix (NaN = missing), collected once.
-
-    The search scores every trial's booster on the validation split here: 0.03-0.05 s a
-    trial against 0.74-0.91 s through transform and toPandas (3,345 validation rows x 671
-    columns, measured). The validation split is a fifth of the episodes, which a driver
-    holds comfortably (100,000 episodes x 671 columns is 270 MB).
+    The search scores every trial's booster on the validation split collected once here:
+    0.03-0.05 s a trial against 0.74-0.91 s through a Spark transform and toPandas (3,345
+    validation rows x 671 columns, measured). A split is at most a fifth of the episodes,
+    which a driver holds comfortably (100,000 episodes x 671 columns is 270 MB).
     """
-    pdf = frame.select("label", vector_to_array(VECTOR, "float32").alias("x")).toPandas()
-    return pdf["label"].to_numpy(np.int64), np.stack(pdf["x"].to_numpy())
-
-
-def predict(model: SparkXGBClassifierModel, matrix: np.ndarray) -> np.ndarray:
-    """The probability of the positive class for each row of `matrix`, on the driver."""
-    return model.get_booster().inplace_predict(matrix, missing=np.nan)
-
-
-def scored(model: SparkXGBClassifierModel, frame: DataFrame) -> pd.DataFrame:
-    """Labels, scores and subgroup columns of `frame` on the driver (no features, no ids)."""
-    out = model.transform(frame).select(
-        "label", vector_to_array("probability")[1].alias("score"), *[F.col(s) for s in SUBGROUPS]
-    )
-    pdf = out.toPandas()
+    pdf = frame.select("label", *columns, F.col(FEATURES).alias("x")).toPandas()
+    matrix = np.stack(pdf.pop("x").to_numpy())
     pdf["label"] = pdf["label"].astype(np.int64)
-    return pdf
+    return pdf, matrix
+
+
+def predict(booster: xgb.Booster, matrix: np.ndarray) -> np.ndarray:
+    """The probability of the positive class for each row of `matrix`, on the driver."""
+    return booster.inplace_predict(matrix, missing=np.nan)
+
+
+def scored(booster: xgb.Booster, frame: DataFrame) -> pd.DataFrame:
+    """Labels, scores and subgroup columns of `frame` (no features, no ids)."""
+    rows, matrix = on_driver(frame, *SUBGROUPS)
+    rows["score"] = predict(booster, matrix)
+    return rows

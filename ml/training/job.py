@@ -98,17 +98,11 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
 
         log("refitting the best parameters on train + validation; scoring the test split")
         refit_rows = data.frames["train"].unionByName(data.frames["validation"])
-        model = estimator.fit(
-            refit_rows.repartition(estimator.num_workers(refit_rows.sparkSession)),
-            best.params,
-            data.columns,
-            config.seed,
-        )
-        test = estimator.scored(model, data.frames["test"])
+        booster = estimator.fit(refit_rows, best.params, data.columns, config.seed)
+        test = estimator.scored(booster, data.frames["test"])
         metrics = classification_metrics(test["label"].to_numpy(), test["score"].to_numpy())
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
 
-        booster = model.get_booster()
         readable = descriptions(settings.project.features.lookback_months)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)

@@ -1,7 +1,8 @@
 """From a training set to what every trial reuses: imputed, assembled, cached frames.
 
-Rows are imputed and assembled into one vector column once; each split is then a
-narrow cached frame (ids, label, subgroups, vector), so a trial plans and ships two
+Rows are imputed and assembled into one float32 array column once (NaN where a value
+is missing, in model-column order: what xgboost reads); each split is then a narrow
+cached frame (ids, label, subgroups, array), so a trial plans and ships two
 columns instead of 560 (measured: a trial on 1,600 rows went from 23 s to 4 s).
 
 Checks that make a search meaningless stop here, before any MLflow run or
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.ml.feature import VectorAssembler
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -24,12 +24,12 @@ from ml.features.training_set import SPLITS, SUBGROUPS, TrainingSet
 from ml.runtime.spark import wide_rows
 
 ID_COLUMNS = ("episode_id", "member_id", "index_date")
-VECTOR = "features"
+FEATURES = "features"
 
 
 @dataclass
 class PreparedData:
-    frames: dict[str, DataFrame]  # split -> cached rows: ids, label, subgroups, feature vector
+    frames: dict[str, DataFrame]  # split -> cached rows: ids, label, subgroups, feature array
     imputation: FittedImputation
     counts: dict[str, int]
     positives: dict[str, int]
@@ -38,7 +38,7 @@ class PreparedData:
 
     @property
     def columns(self) -> list[str]:
-        """The model's input columns, in vector order."""
+        """The model's input columns, in feature-array order."""
         return self.imputation.model_columns
 
     def unpersist(self) -> None:
@@ -91,9 +91,8 @@ def prepare(settings: Settings, training: TrainingSet, workers: int) -> Prepared
         with wide_rows(spark):
             fitted = imputation.fit(frame.where(F.col("split") == "train"), training.features, settings.features)
             imputed = frame.select(*ID_COLUMNS, "split", "label", *SUBGROUPS, *fitted.spark_columns())
-            assembler = VectorAssembler(inputCols=fitted.model_columns, outputCol=VECTOR, handleInvalid="keep")
-            assembled = assembler.transform(imputed).select(*ID_COLUMNS, "split", "label", *SUBGROUPS, VECTOR)
-            assembled = assembled.cache()
+            array = F.array(*[F.col(c).cast("float") for c in fitted.model_columns]).alias(FEATURES)
+            assembled = imputed.select(*ID_COLUMNS, "split", "label", *SUBGROUPS, array).cache()
             assembled.count()
     finally:
         frame.unpersist()

@@ -1,6 +1,6 @@
 """Hyperopt TPE over the configured space: one nested MLflow run per trial.
 
-Seeded end to end (Hyperopt's rstate, xgboost's random_state, a fixed partitioning of
+Seeded end to end (Hyperopt's rstate, xgboost's seed, a fixed partitioning of
 the cached training rows), so the same data and seed give the same trials and best
 parameters. Stops early after `early_stopping_trials` trials without improvement.
 """
@@ -47,7 +47,8 @@ def search(data: PreparedData, config: TrainingSettings, progress: bool = True) 
     """Run the trials inside the active (parent) MLflow run."""
     result = SearchResult(primary_metric=config.primary_metric)
     train = data.frames["train"]
-    labels, validation = estimator.on_driver(data.frames["validation"])
+    rows, validation = estimator.on_driver(data.frames["validation"])
+    labels = rows["label"].to_numpy()
 
     def objective(raw: dict[str, Any]) -> dict[str, Any]:
         params = decode(raw)
@@ -55,8 +56,8 @@ def search(data: PreparedData, config: TrainingSettings, progress: bool = True) 
         with mlflow.start_run(run_name=f"trial-{number:03d}", nested=True) as run:
             mlflow.log_params(params)
             started = time.perf_counter()
-            model = estimator.fit(train, params, data.columns, config.seed)
-            scores = estimator.predict(model, validation)
+            booster = estimator.fit(train, params, data.columns, config.seed)
+            scores = estimator.predict(booster, validation)
             seconds = time.perf_counter() - started
             metrics = classification_metrics(labels, scores)
             mlflow.log_metrics({f"val_{k}": v for k, v in metrics.items()} | {"trial_seconds": seconds})
