@@ -44,6 +44,16 @@ def spark():
     session.stop()
 
 
+@pytest.fixture(scope="session")
+def synth_out(tmp_path_factory) -> Path:
+    """Every stack synthesized once per test run, the way `hrob infra synth` does: the output folder."""
+    from ml.cli.infra_cmd import synthesize
+
+    outdir = tmp_path_factory.mktemp("cdktf.out")
+    assert synthesize(outdir, quiet=True) == 0
+    return outdir
+
+
 @pytest.fixture(autouse=True)
 def _config_dir_restored():
     """CLI commands given --config-dir export HROB_CONFIG_DIR for their subprocesses:

@@ -1,4 +1,4 @@
-"""Synthesize every stack once per test run, the way `hrob infra synth` does."""
+"""The synthesized stacks as JSON, one document per stack."""
 
 from __future__ import annotations
 
@@ -8,9 +8,5 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def synthesized(tmp_path_factory) -> dict[str, dict]:
-    from ml.cli.infra_cmd import synthesize
-
-    outdir = tmp_path_factory.mktemp("cdktf.out")
-    assert synthesize(outdir, quiet=True) == 0
-    return {path.name: json.loads((path / "cdk.tf.json").read_text()) for path in (outdir / "stacks").iterdir()}
+def synthesized(synth_out) -> dict[str, dict]:
+    return {path.name: json.loads((path / "cdk.tf.json").read_text()) for path in (synth_out / "stacks").iterdir()}

@@ -90,12 +90,9 @@ def test_job_parameters_take_defaults_overrides_and_refuse_unknown_names(tmp_pat
         context_for(job, {"asof": "2026-01-01"})
 
 
-def test_the_real_stacks_declare_what_the_runner_needs(tmp_path):
-    """Every job in the synthesized dev stack, read the runner's way (synthesized here)."""
-    from ml.cli.infra_cmd import synthesize
-
-    assert synthesize(tmp_path, quiet=True) == 0
-    jobs = read_jobs(tmp_path / "stacks" / "dev" / "cdk.tf.json")
+def test_the_real_stacks_declare_what_the_runner_needs(synth_out):
+    """Every job in the synthesized dev stack, read the runner's way."""
+    jobs = read_jobs(synth_out / "stacks" / "dev" / "cdk.tf.json")
     assert set(jobs) == {"features", "training", "inference"}
     assert [t.key for t in jobs["training"].ordered()] == ["train", "validate", "promote"]
     assert [t.key for t in jobs["inference"].ordered()] == ["score", "outreach"]
@@ -104,34 +101,32 @@ def test_the_real_stacks_declare_what_the_runner_needs(tmp_path):
             assert task.parameters[0] == "--env=dev"
 
 
-def _broken_stack(tmp_path, change):
+def _broken_stack(synth_out, tmp_path, change):
     """The real synthesized dev stack with one task changed, as a bad merge would leave it."""
-    from ml.cli.infra_cmd import synthesize
-
-    assert synthesize(tmp_path, quiet=True) == 0
+    document = json.loads((synth_out / "stacks" / "dev" / "cdk.tf.json").read_text())
     path = tmp_path / "stacks" / "dev" / "cdk.tf.json"
-    document = json.loads(path.read_text())
+    path.parent.mkdir(parents=True)
     job = next(j for j in document["resource"]["databricks_job"].values() if j["tags"]["job"] == "inference")
     change(next(t for t in job["task"] if t["task_key"] == "score")["spark_python_task"])
     path.write_text(json.dumps(document))
     return find_job("dev", "inference", tmp_path)
 
 
-def test_a_wrong_entry_point_in_the_synthesized_job_fails_naming_the_task(tmp_path):
+def test_a_wrong_entry_point_in_the_synthesized_job_fails_naming_the_task(synth_out, tmp_path):
     from ml.runner.execute import run_job
 
-    job = _broken_stack(tmp_path, lambda task: task.update(python_file="ml/jobs/scoring.py"))
+    job = _broken_stack(synth_out, tmp_path, lambda task: task.update(python_file="ml/jobs/scoring.py"))
     with pytest.raises(RunnerError, match=r"task score: entry point ml/jobs/scoring\.py does not exist"):
         run_job(job, echo=lambda _: None)
 
 
-def test_a_wrong_parameter_in_the_synthesized_job_fails_naming_the_task(tmp_path, capfd):
+def test_a_wrong_parameter_in_the_synthesized_job_fails_naming_the_task(synth_out, tmp_path, capfd):
     from ml.runner.execute import TaskFailed, run_job
 
     def rename_flag(task):
         task["parameters"] = [p.replace("--scoring-date=", "--score-date=") for p in task["parameters"]]
 
-    job = _broken_stack(tmp_path, rename_flag)
+    job = _broken_stack(synth_out, tmp_path, rename_flag)
     with pytest.raises(TaskFailed, match="job inference: task score failed with exit status 2") as failed:
         run_job(job, echo=lambda _: None)
     assert [(r.key, r.status) for r in failed.value.results] == [("score", "failed"), ("outreach", "skipped")]
