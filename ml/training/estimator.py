@@ -68,8 +68,9 @@ def on_driver(frame: DataFrame, *columns: str) -> tuple[pd.DataFrame, np.ndarray
 
     The search scores every trial's booster on the validation split collected once here:
     0.03-0.05 s a trial against 0.74-0.91 s through a Spark transform and toPandas (3,345
-    validation rows x 671 columns, measured). A split is at most a fifth of the episodes,
-    which a driver holds comfortably (100,000 episodes x 671 columns is 270 MB).
+    validation rows x 671 columns, measured). The validation and test splits are 15% of
+    the episodes each by default, which a driver holds comfortably (100,000 episodes x 671
+    columns is 270 MB).
     """
     pdf = frame.select("label", *columns, F.col(FEATURES).alias("x")).toPandas()
     matrix = np.stack(pdf.pop("x").to_numpy())

@@ -144,15 +144,11 @@ def test_calibrated_to_published_rates_on_50k_episodes(spark):
     assert low <= result["oracle"]["auroc"] <= high, result["oracle"]
 
 
-DETERMINISM = dict(members=600, seed=9, start="2023-01", end="2026-06")
-
-
 @pytest.mark.slow
-def test_same_seed_gives_identical_tables_on_one_and_two_cores(spark, tmp_path, hrob_home):
-    """A cohort generated here on 2 cores in 3 partitions, and again in a separate process
-    on 1 core in 1 partition: every table equal row for row."""
-    store = table_store(spark, "test.cohort_two_cores")
-    generate(spark, store, cohort_spec(**DETERMINISM, partitions=3), overwrite=True)
+def test_same_seed_gives_identical_tables_on_one_and_two_cores(spark, small, tmp_path, hrob_home):
+    """The small cohort was generated on 2 cores in 3 partitions; regenerate it in a
+    separate process on 1 core in 1 partition and compare every table row for row."""
+    store, _ = small
     configs = tmp_path / "configs"
     import shutil
 
@@ -170,16 +166,37 @@ def test_same_seed_gives_identical_tables_on_one_and_two_cores(spark, tmp_path, 
         .read_text()
         .replace("source_schema: local.sources", "source_schema: test.cohort_one_core")
     )
-    command = [sys.executable, "-m", "ml.cli.main", "data", "generate", "--partitions", "1", "--overwrite"]
-    for option in ("members", "seed", "start", "end"):
-        command += [f"--{option}", str(DETERMINISM[option])]
+    command = [
+        sys.executable,
+        "-m",
+        "ml.cli.main",
+        "data",
+        "generate",
+        "--members",
+        str(SMALL["members"]),
+        "--seed",
+        str(SMALL["seed"]),
+        "--start",
+        SMALL["start"],
+        "--end",
+        SMALL["end"],
+        "--partitions",
+        "1",
+        "--overwrite",
+    ]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     other = LocalParquetStore(spark, "test.cohort_one_core")
     for name in S.GENERATED_TABLES:
-        a, b = store.read(name), other.read(name)
-        assert a.count() == b.count() > 0, name
-        assert a.exceptAll(b).count() == 0 and b.exceptAll(a).count() == 0, name
+        assert fingerprint(store.read(name)) == fingerprint(other.read(name)), name
+
+
+def fingerprint(frame: DataFrame) -> tuple[int, int]:
+    """Rows and the sum of every row's hash: equal for equal tables whatever the row order,
+    in one pass per table (a count and two exceptAll per table: 56 s for this test; 42 s now)."""
+    row_hash = F.xxhash64(*frame.columns).cast("decimal(38,0)")  # summed without overflow
+    counted = frame.agg(F.count("*").alias("rows"), F.sum(row_hash).alias("hashes")).first()
+    return counted.rows, int(counted.hashes or 0)
 
 
 def test_profile_reports_missingness_by_group(small):
