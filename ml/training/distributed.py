@@ -32,7 +32,7 @@ def booster_params(params: dict[str, Any], seed: int, threads: int) -> tuple[dic
     """Search parameters (scikit-learn names, as configured) as xgboost.train takes them."""
     native = dict(params)
     rounds = int(native.pop("n_estimators"))
-    native.update(objective="binary:logistic", tree_method="hist", seed=seed, nthread=threads, verbosity=0)
+    native.update(objective="binary:logistic", tree_method="hist", seed=seed, nthread=threads)
     return native, rounds
 
 
