@@ -54,18 +54,17 @@ def main() -> None:
         refit = data.frames["train"].unionByName(data.frames["validation"])
         booster = estimator.fit(refit, best.params, data.columns, config.seed)
         test_frame = data.frames["test"]
-        scored, x_test = estimator.on_driver(test_frame, "episode_id")
+        scored, x_test = estimator.on_driver(test_frame, "episode_id", "member_id")
         scored["score"] = estimator.predict(booster, x_test)
     ours = classification_metrics(scored["label"].to_numpy().astype(int), scored["score"].to_numpy())
     print(f"xgboost on Spark: {len(result.trials)} trials in {took['seconds']:.0f}s")
 
-    def matrix(frame):
-        rows, x = estimator.on_driver(frame, "episode_id", "member_id")
+    def arrays(rows, x):
         return x, rows["label"].to_numpy(), rows["episode_id"].to_numpy(), rows["member_id"].to_numpy()
 
-    x_tr, y_tr, ids_tr, members_tr = matrix(data.frames["train"])
-    x_va, y_va, ids_va, members_va = matrix(data.frames["validation"])
-    x_te, y_te, ids_te, members_te = matrix(test_frame)
+    x_tr, y_tr, ids_tr, members_tr = arrays(*estimator.on_driver(data.frames["train"], "episode_id", "member_id"))
+    x_va, y_va, ids_va, members_va = arrays(*estimator.on_driver(data.frames["validation"], "episode_id", "member_id"))
+    x_te, y_te, ids_te, members_te = arrays(scored, x_test)  # the test split, collected once above
     # Columns missing in every training row carry nothing, and scikit-learn's binning fails
     # on them ("window shape cannot be larger than input array shape"): leave them out.
     informative = ~np.isnan(x_tr).all(axis=0)
