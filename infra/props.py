@@ -3,39 +3,31 @@ catalogue. Everything that differs between environments arrives through here."""
 
 from __future__ import annotations
 
-import re
-import tomllib
 from dataclasses import dataclass
 
 from ml.config.loader import Settings, load_settings
-from ml.config.models import Deployment, JobSettings, PlatformSettings, Schedule
+from ml.config.models import Deployment, JobSettings, PlatformSettings, RuntimeSettings, Schedule
 from ml.errors import ConfigError
 from ml.jobs.catalogue import JOBS, Job
+from ml.runtime import parity
 from ml.runtime.paths import REPO_ROOT
 
-# Packages the Databricks ML runtime already provides; installing our own copies would
-# fight it (xgboost-cpu and the runtime's xgboost are the same module).
-PROVIDED_BY_ML_RUNTIME = {
-    "pyspark",
-    "pandas",
-    "numpy",
-    "pyarrow",
-    "scikit-learn",
-    "matplotlib",
-    "xgboost-cpu",
-    "tzdata",
-}
 
+def cluster_libraries(runtime: RuntimeSettings) -> list[str]:
+    """What the job clusters install: the dependencies the runtime lacks, pinned from uv.lock.
 
-def job_libraries() -> list[str]:
-    """The project's runtime requirements, as pinned in pyproject.toml, minus the runtime's own."""
-    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    libraries = []
-    for requirement in project["dependencies"]:
-        name = re.split(r"[<>=!~ \[;]", requirement, maxsplit=1)[0].lower()
-        if name not in PROVIDED_BY_ML_RUNTIME:
-            libraries.append(requirement)
-    return libraries
+    Refuses a lock whose Spark, MLflow, pandas, ... are not the runtime's: the laptop would
+    run other libraries than the cluster.
+    """
+    locked = parity.locked_versions()
+    problems = parity.lock_mismatches(runtime.provides, locked)
+    if problems:
+        raise ConfigError(
+            f"configs/project.yml: runtime ({runtime.name}) and uv.lock disagree: {problems[0]}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            + ": change pyproject.toml to the runtime's versions and run make lock"
+        )
+    return parity.cluster_libraries(runtime.provides, locked, parity.dependencies())
 
 
 @dataclass(frozen=True)
@@ -50,6 +42,7 @@ class JobProps:
 class EnvironmentProps:
     env: str
     platform: PlatformSettings
+    runtime: RuntimeSettings
     deployment: Deployment
     catalog: str
     schema: str
@@ -103,6 +96,7 @@ def from_settings(settings: Settings) -> EnvironmentProps:
     return EnvironmentProps(
         env=settings.env,
         platform=settings.project.platform,
+        runtime=settings.project.runtime,
         deployment=deployment,
         catalog=settings.environment.catalog,
         schema=settings.environment.db_schema,
@@ -110,7 +104,7 @@ def from_settings(settings: Settings) -> EnvironmentProps:
         experiment_path=settings.environment.experiment_path,
         model_name=settings.model_name,
         jobs=jobs,
-        libraries=tuple(job_libraries()),
+        libraries=tuple(cluster_libraries(settings.project.runtime)),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from cdktn import AzurermBackend, TerraformOutput, TerraformStack
 from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
 from cdktn_provider_databricks.data_databricks_current_user import DataDatabricksCurrentUser
+from cdktn_provider_databricks.data_databricks_spark_version import DataDatabricksSparkVersion
 from cdktn_provider_databricks.provider import DatabricksProvider
 from constructs import Construct
 
@@ -51,7 +52,21 @@ class HrobStack(TerraformStack):
             depends_on=[storage.external_location],
         )
         registry = ModelRegistry(self, "registry", props, identity.application_id, data.schema)
-        jobs = {jp.job.name: MlJob(self, f"job_{jp.job.name}", props, jp, identity.application_id) for jp in props.jobs}
+        # The runtime is resolved by Databricks from what configs/project.yml names: the LTS ML
+        # runtime of that Spark version (CPU, the configured Scala).
+        runtime = DataDatabricksSparkVersion(
+            self,
+            "runtime",
+            long_term_support=True,
+            ml=True,
+            spark_version=props.runtime.spark,
+            scala=props.runtime.scala,
+            latest=True,
+        )
+        jobs = {
+            jp.job.name: MlJob(self, f"job_{jp.job.name}", props, jp, identity.application_id, runtime.id)
+            for jp in props.jobs
+        }
 
         for name, job in jobs.items():
             TerraformOutput(self, f"{name}_job_id", value=job.job.id, description=f"Databricks job id: {name}")

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+
+from tests.isolated_python import isolated_python
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COHORT_AS_OF = date(2026, 6, 15)  # the test cohort's "today": its last months have pregnancies open
@@ -23,7 +24,9 @@ os.environ.pop("HROB_CONFIG_DIR", None)
 os.environ.setdefault("HROB_SPARK_MASTER", "local[2]")
 os.environ.setdefault("HROB_SPARK_SHUFFLE_PARTITIONS", "4")
 os.environ.setdefault("HROB_SPARK_DRIVER_MEMORY", "4g")
-os.environ["PYSPARK_PYTHON"] = sys.executable
+# Spark's Python workers run an interpreter that cannot import the project, as on a job
+# cluster's executors: whatever a Spark task needs from `ml` must be shipped by the driver.
+os.environ["HROB_WORKER_PYTHON"] = str(isolated_python(_HOME / "worker-python"))
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -35,7 +35,7 @@ JOB_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_VIEW"}
 DURATION_WARNING = 0.8  # of the timeout
 
 
-def _cluster(props: EnvironmentProps) -> JobJobCluster:
+def _cluster(props: EnvironmentProps, spark_version: str) -> JobJobCluster:
     cluster = props.deployment.cluster
     autoscale = (
         JobJobClusterNewClusterAutoscale(
@@ -47,7 +47,7 @@ def _cluster(props: EnvironmentProps) -> JobJobCluster:
     return JobJobCluster(
         job_cluster_key=CLUSTER_KEY,
         new_cluster=JobJobClusterNewCluster(
-            spark_version=cluster.spark_version,
+            spark_version=spark_version,
             node_type_id=cluster.node_type_id,
             num_workers=cluster.num_workers,
             autoscale=autoscale,
@@ -66,6 +66,7 @@ class MlJob(Construct):
         props: EnvironmentProps,
         job_props: JobProps,
         job_identity: str | None,
+        spark_version: str,
     ):
         super().__init__(scope, id_)
         spec = job_props.job
@@ -100,7 +101,7 @@ class MlJob(Construct):
                 provider=props.platform.git_provider,
                 branch=props.deployment.branch,
             ),
-            job_cluster=[_cluster(props)],
+            job_cluster=[_cluster(props, spark_version)],
             task=tasks,
             parameter=[JobParameter(name=name, default=default) for name, default in spec.parameters.items()] or None,
             schedule=JobSchedule(

@@ -96,6 +96,32 @@ class PlatformSettings(Strict):
         return value
 
 
+MinorVersion = Annotated[str, Field(pattern=r"^\d+\.\d+$")]
+# Libraries every Databricks runtime ships that the jobs cannot do without.
+RUNTIME_ESSENTIALS = ("pyspark", "mlflow")
+
+
+class RuntimeSettings(Strict):
+    """The Databricks Runtime ML LTS the job clusters run, and what it ships."""
+
+    name: str
+    python: MinorVersion
+    scala: MinorVersion
+    provides: dict[str, MinorVersion]  # distribution -> minor version shipped by the runtime
+
+    @field_validator("provides")
+    @classmethod
+    def _essentials(cls, value: dict[str, str]) -> dict[str, str]:
+        missing = [name for name in RUNTIME_ESSENTIALS if name not in value]
+        if missing:
+            raise ValueError(f"'{missing[0]}' is required: the stacks choose the runtime by it")
+        return value
+
+    @property
+    def spark(self) -> str:
+        return self.provides["pyspark"]
+
+
 class CohortSettings(Strict):
     """Default synthetic cohort (local runs and tests); `hrob data generate` flags override it."""
 
@@ -289,6 +315,7 @@ class InferenceSettings(Strict):
 class ProjectConfig(Strict):
     model: ModelSettings
     platform: PlatformSettings
+    runtime: RuntimeSettings
     cohort: CohortSettings = CohortSettings()
     features: FeatureSettings = FeatureSettings()
     training: TrainingSettings
@@ -339,7 +366,8 @@ class Autoscale(Strict):
 
 
 class ClusterSettings(Strict):
-    spark_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.x-cpu-ml-scala\d\.\d+$")]
+    """Size of an environment's job clusters (the runtime is project-wide: `runtime`)."""
+
     node_type_id: str
     num_workers: Annotated[int, Field(ge=0)] | None = None
     autoscale: Autoscale | None = None

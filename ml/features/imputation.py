@@ -15,9 +15,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pyspark.sql import functions as F
 
-if TYPE_CHECKING:  # batch scoring unpickles this module in every Spark Python worker: kept light
+# Batch scoring unpickles this module in every Spark Python worker, and the registered model
+# loads it where Spark is absent: it imports pyspark and pandas only where it uses them.
+if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql import Column, DataFrame
 
@@ -53,6 +54,8 @@ class FittedImputation:
 
     # ---- applying
     def spark_columns(self) -> list[Column]:
+        from pyspark.sql import functions as F
+
         columns = []
         for name, rule in self.rules.items():
             col = F.col(name).cast("double")
@@ -100,6 +103,8 @@ class FittedImputation:
 
 def fit(train: DataFrame, features: list[str], config: FeatureConfig) -> FittedImputation:
     """Learn every fill from the training split (one pass over it)."""
+    from pyspark.sql import functions as F
+
     strategies = {name: config.imputation_for(name) for name in features}
     aggregates = []
     for name, imputation in strategies.items():

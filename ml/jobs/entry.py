@@ -37,9 +37,12 @@ def run_task(
     args = parser.parse_args(argv)
     try:
         from ml.config.loader import load_settings
+        from ml.runtime.parity import check_cluster
         from ml.runtime.task_values import publish
 
         settings = load_settings(args.env)
+        runtime = settings.project.runtime
+        check_cluster(runtime.name, runtime.provides, runtime.python)  # on a job cluster only
         publish(run(args, settings) or {})
     except HrobError as error:
         print(f"error: {name}: {error}", file=sys.stderr, flush=True)

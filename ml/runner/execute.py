@@ -104,7 +104,7 @@ def run_task(script: Path, arguments: list[str], in_process: bool = False) -> tu
 
 
 def _run_process(script: Path, arguments: list[str], values_file: Path) -> int:
-    env = {**os.environ, ENV_VAR: str(values_file), "PYSPARK_PYTHON": sys.executable, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, ENV_VAR: str(values_file), "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, str(script), *arguments]
     process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     assert process.stdout is not None

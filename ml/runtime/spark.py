@@ -2,7 +2,11 @@
 
 Local settings (overridable through the environment, for tests and benchmarks):
 HROB_SPARK_MASTER (default local[*]), HROB_SPARK_DRIVER_MEMORY (default 6g),
-HROB_SPARK_SHUFFLE_PARTITIONS (default 8).
+HROB_SPARK_SHUFFLE_PARTITIONS (default 8), HROB_WORKER_PYTHON (the interpreter Spark's
+Python workers run; default: the running one).
+
+Either way the `ml` package is shipped to the Python workers from the driver's checkout
+(ml/runtime/shipping.py): workers never import it from their own path.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ _LOG4J = Path(__file__).with_name("log4j2.properties")
 def _local_builder(app_name: str):
     from pyspark.sql import SparkSession
 
-    # Workers must run this interpreter, not whatever python3 is first on PATH.
-    os.environ["PYSPARK_PYTHON"] = sys.executable
+    # Workers run this interpreter (or HROB_WORKER_PYTHON), not whatever python3 is first on PATH.
+    os.environ["PYSPARK_PYTHON"] = os.environ.get("HROB_WORKER_PYTHON") or sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     scratch = local_dir("tmp", "spark")
     java_options = f"-Dlog4j2.configurationFile=file:{_LOG4J} -Djava.io.tmpdir={scratch}"
@@ -57,13 +61,16 @@ def get_spark(app_name: str = "hrob") -> SparkSession:
     """The session to use: Databricks' active session, or a local one (created once)."""
     from pyspark.sql import SparkSession
 
+    from ml.runtime.shipping import ship_package
+
     if on_databricks():
-        return SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    spark = _local_builder(app_name).getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+        spark = SparkSession.getActiveSession() or SparkSession.builder.getOrCreate()
+    else:
+        spark = SparkSession.getActiveSession()
+        if spark is None:
+            spark = _local_builder(app_name).getOrCreate()
+            spark.sparkContext.setLogLevel("WARN")
+    ship_package(spark)
     return spark
 
 

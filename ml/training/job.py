@@ -3,6 +3,7 @@ registered as `challenger`; returns its version for the `validate` task."""
 
 from __future__ import annotations
 
+import importlib.metadata
 import tempfile
 import time
 import warnings
@@ -137,6 +138,22 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
     return {"model_version": version, "training_run_id": parent.info.run_id}
 
 
+# What the registered model imports to load and predict (pyfunc_model.py, scorer.py and the
+# ml modules they import); tests/spark/test_model_portability.py keeps the list complete.
+MODEL_IMPORTS = ("mlflow", "xgboost", "pandas", "numpy")
+
+
+def model_requirements() -> list[str]:
+    """Every distribution the model imports, pinned to the version that trained it (locally
+    the lock's; on a cluster the runtime's: xgboost-cpu here is xgboost there)."""
+    owners = importlib.metadata.packages_distributions()
+    pins = {}
+    for module in MODEL_IMPORTS:
+        for distribution in owners[module]:
+            pins[distribution] = f"{distribution}=={importlib.metadata.version(distribution)}"
+    return sorted(pins.values())
+
+
 def log_model(artifacts: dict[str, str], data: PreparedData):
     """The pyfunc model (models-from-code) with its files, the ml package and a signature."""
     return mlflow.pyfunc.log_model(
@@ -145,5 +162,5 @@ def log_model(artifacts: dict[str, str], data: PreparedData):
         artifacts=artifacts,
         code_paths=[str(PACKAGE)],
         signature=signature(data.imputation.features),
-        pip_requirements=["xgboost-cpu>=3.1,<3.3", "pandas<3", "numpy", "pyyaml", "pydantic>=2"],
+        pip_requirements=model_requirements(),
     )

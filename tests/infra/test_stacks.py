@@ -76,16 +76,39 @@ def test_every_entry_point_exists(synthesized):
                 assert (REPO_ROOT / task["spark_python_task"]["python_file"]).is_file()
 
 
-def test_task_libraries_come_from_the_runtime_requirements(synthesized):
-    import tomllib
+def test_job_clusters_run_the_configured_runtime(synthesized):
+    runtime = load_settings("prod").project.runtime
+    for stack in synthesized.values():
+        (chosen,) = [
+            {k: v for k, v in d.items() if k != "//"} for d in stack["data"]["databricks_spark_version"].values()
+        ]
+        assert chosen == {
+            "long_term_support": True,
+            "ml": True,
+            "spark_version": runtime.spark,
+            "scala": runtime.scala,
+            "latest": True,
+        }
+        for job in resources(stack, "databricks_job"):
+            for cluster in job["job_cluster"]:
+                assert cluster["new_cluster"]["spark_version"] == "${data.databricks_spark_version.runtime.id}"
 
-    pinned = set(tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+
+def test_task_libraries_are_exact_pins_from_the_lock_of_what_the_runtime_lacks(synthesized):
+    from ml.runtime import parity
+
+    runtime = load_settings("prod").project.runtime
+    expected = parity.cluster_libraries(runtime.provides, parity.locked_versions(), parity.dependencies())
+    locked = parity.locked_versions()
     for stack in synthesized.values():
         for job in resources(stack, "databricks_job"):
             for task in job["task"]:
-                packages = {lib["pypi"]["package"] for lib in task["library"]}
-                assert packages and packages <= pinned
-                assert not any(p.startswith(("pyspark", "xgboost")) for p in packages)
+                packages = [lib["pypi"]["package"] for lib in task["library"]]
+                assert packages == expected
+                for package in packages:
+                    name, version = package.split("==")
+                    assert locked[name] == version
+                assert not {p.split("==")[0] for p in packages} & parity.provided(runtime.provides)
 
 
 @pytest.mark.parametrize(

@@ -87,3 +87,19 @@ def test_unknown_dependency_is_refused(monkeypatch):
     monkeypatch.setattr(props, "JOBS", {**JOBS, "training": dataclasses.replace(training, tasks=tasks)})
     with pytest.raises(ConfigError, match=r"staging: job 'training', task 'validate': depends on unknown task 'trian'"):
         props.environment_props("staging")
+
+
+def test_a_runtime_the_lock_does_not_match_stops_synthesis(config_copy):
+    import infra.props as props
+
+    path = config_copy / "project.yml"
+    data = yaml.safe_load(path.read_text())
+    data["runtime"]["provides"]["pyspark"] = "4.0"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(ConfigError) as error:
+        props.environment_props("staging", config_copy)
+    assert str(error.value) == (
+        "configs/project.yml: runtime (18 LTS ML) and uv.lock disagree: uv.lock pins pyspark "
+        f"{__import__('pyspark').__version__}, the runtime ships 4.0: change pyproject.toml to the runtime's "
+        "versions and run make lock"
+    )
