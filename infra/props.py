@@ -3,6 +3,9 @@ catalogue. Everything that differs between environments arrives through here."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from dataclasses import dataclass
 
 from ml.config.loader import Settings, load_settings
@@ -48,17 +51,15 @@ class EnvironmentProps:
     schema: str
     source_schema: str
     experiment_path: str
+    experiment_folder: str
     model_name: str  # catalog.schema.model
     jobs: tuple[JobProps, ...]
     libraries: tuple[str, ...]
+    git_commit: str | None  # the commit the jobs run (pin_commit), or None: they follow the branch
 
     @property
     def state_key(self) -> str:
         return f"hrob/{self.env}.tfstate"
-
-    @property
-    def service_principal(self):
-        return self.deployment.service_principal
 
     @property
     def prefix(self) -> str:
@@ -88,6 +89,27 @@ def _job_props(env: str, job: Job, settings: JobSettings | None) -> JobProps:
     )
 
 
+COMMIT_VARIABLE = "HROB_GIT_COMMIT"
+
+
+def release_commit(env: str) -> str:
+    """The commit a pinned environment's jobs run: HROB_GIT_COMMIT (CI passes the commit it
+    tested; `make deploy` the clean HEAD it checked), else the working tree's HEAD."""
+    commit = os.environ.get(COMMIT_VARIABLE)
+    if not commit:
+        try:
+            commit = subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True, timeout=10
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            raise ConfigError(
+                f"{env}: cannot tell which commit its jobs run: not a Git checkout; set {COMMIT_VARIABLE}"
+            ) from None
+    if not re.fullmatch(r"[0-9a-f]{40}", commit):
+        raise ConfigError(f"{env}: {COMMIT_VARIABLE} '{commit}' is not a full Git commit hash")
+    return commit
+
+
 def from_settings(settings: Settings) -> EnvironmentProps:
     deployment = settings.environment.deployment
     if deployment is None:
@@ -102,9 +124,11 @@ def from_settings(settings: Settings) -> EnvironmentProps:
         schema=settings.environment.db_schema,
         source_schema=settings.environment.source_schema,
         experiment_path=settings.environment.experiment_path,
+        experiment_folder=settings.environment.experiment_folder,
         model_name=settings.model_name,
         jobs=jobs,
         libraries=tuple(cluster_libraries(settings.project.runtime)),
+        git_commit=release_commit(settings.env) if deployment.pin_commit else None,
     )
 
 
@@ -116,3 +140,22 @@ def deployed_environments(config_dir=None) -> list[str]:
 
 def environment_props(env: str, config_dir=None) -> EnvironmentProps:
     return from_settings(load_settings(env, config_dir))
+
+
+def check_isolation(environments: list[EnvironmentProps]) -> None:
+    """No two environments share a principal, a state container or an experiment folder:
+    in the one shared workspace, sharing any of them would let one environment touch another."""
+    owners: dict[tuple[str, str], str] = {}
+    for props in environments:
+        named = {
+            ("principal", identity.application_id): f"{props.env} {role} ({identity.display_name})"
+            for role, identity in props.deployment.identities().items()
+        }
+        named[("state container", props.deployment.state_container)] = props.env
+        named[("experiment folder", props.experiment_folder)] = props.env
+        for key, who in named.items():
+            if key in owners:
+                raise ConfigError(
+                    f"{who} and {owners[key]} share the {key[0]} {key[1]}: each environment needs its own"
+                )
+            owners[key] = who

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from cdktn import AzurermBackend, TerraformOutput, TerraformStack
 from cdktn_provider_azurerm.provider import AzurermProvider, AzurermProviderFeatures
-from cdktn_provider_databricks.data_databricks_current_user import DataDatabricksCurrentUser
 from cdktn_provider_databricks.data_databricks_spark_version import DataDatabricksSparkVersion
 from cdktn_provider_databricks.provider import DatabricksProvider
+from cdktn_provider_time.provider import TimeProvider
 from constructs import Construct
 
 from infra.components.data_schema import DataSchema
@@ -18,18 +18,20 @@ from infra.props import EnvironmentProps
 
 
 class HrobStack(TerraformStack):
-    """Everything one environment owns. Credentials come only from the environment
-    (ARM_* variables, OIDC in CI, or the Azure CLI): none are set here."""
+    """Everything one environment owns. Every provider and the state backend authenticate
+    one way, through the Azure CLI session of whoever deploys (CI: AzureCLI@2 with the
+    environment's service connection; a developer: `az login`); no credential is set here."""
 
     def __init__(self, scope: Construct, props: EnvironmentProps):
         super().__init__(scope, props.env)
+        self.add_override("terraform.required_version", f"= {props.platform.terraform_version}")
         backend = props.platform.state_backend
         AzurermBackend(
             self,
             resource_group_name=backend.resource_group_name,
             storage_account_name=backend.storage_account_name,
-            container_name=backend.container_name,
-            key=props.state_key,  # blob leases lock the state; one key per environment
+            container_name=props.deployment.state_container,  # this environment's alone
+            key=props.state_key,  # blob leases lock the state
             use_azuread_auth=True,
         )
         DatabricksProvider(
@@ -37,21 +39,31 @@ class HrobStack(TerraformStack):
             "databricks",
             host=props.platform.workspace_host,
             azure_workspace_resource_id=props.platform.workspace_resource_id,
+            auth_type="azure-cli",
         )
-        AzurermProvider(self, "azurerm", features=[AzurermProviderFeatures()], storage_use_azuread=True)
+        AzurermProvider(
+            self,
+            "azurerm",
+            features=[AzurermProviderFeatures()],
+            storage_use_azuread=True,
+            use_cli=True,
+            use_msi=False,
+            use_oidc=False,
+        )
+        TimeProvider(self, "time")
 
-        deployer = DataDatabricksCurrentUser(self, "deployer")
-        identity = EnvironmentIdentity(self, "identity", props, deployer)
-        storage = ProjectStorage(self, "storage", props, identity.application_id)
+        identity = EnvironmentIdentity(self, "identity", props)
+        storage = ProjectStorage(self, "storage", props, identity.job_identity)
         data = DataSchema(
             self,
             "data",
             props,
-            identity.application_id,
+            identity.job_identity,
+            identity.planner_identity,
             f"{storage.root_url}/schema",
             depends_on=[storage.external_location],
         )
-        registry = ModelRegistry(self, "registry", props, identity.application_id, data.schema)
+        registry = ModelRegistry(self, "registry", props, identity, data.schema)
         # The runtime is resolved by Databricks from what configs/project.yml names: the LTS ML
         # runtime of that Spark version (CPU, the configured Scala).
         runtime = DataDatabricksSparkVersion(
@@ -64,7 +76,9 @@ class HrobStack(TerraformStack):
             latest=True,
         )
         jobs = {
-            jp.job.name: MlJob(self, f"job_{jp.job.name}", props, jp, identity.application_id, runtime.id)
+            jp.job.name: MlJob(
+                self, f"job_{jp.job.name}", props, jp, identity.job_identity, identity.planner_identity, runtime.id
+            )
             for jp in props.jobs
         }
 

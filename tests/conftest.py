@@ -21,6 +21,9 @@ CONFIGS = REPO_ROOT / "configs"
 _HOME = Path(tempfile.mkdtemp(prefix="hrob-test-home-"))
 os.environ["HROB_HOME"] = str(_HOME)
 os.environ.pop("HROB_CONFIG_DIR", None)
+# Staging and prod stacks pin the commit their jobs run: a fixed one makes synthesis depend
+# on the code only, also in a copy of the repository without .git.
+os.environ["HROB_GIT_COMMIT"] = "0123456789abcdef0123456789abcdef01234567"
 os.environ.setdefault("HROB_SPARK_MASTER", "local[2]")
 os.environ.setdefault("HROB_SPARK_SHUFFLE_PARTITIONS", "4")
 os.environ.setdefault("HROB_SPARK_DRIVER_MEMORY", "4g")

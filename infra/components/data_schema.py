@@ -1,5 +1,13 @@
 """The environment's Unity Catalog schema (its tables and model live here) and the
-grants around it: its own schema, plus read access to the source tables."""
+grants around it.
+
+The schema belongs to the deployer that creates it. Its grants are authoritative (the
+stack's list is the whole list): the data-science group as configured, the jobs' run-as
+principal what the jobs need (read and write tables, run the model), the planner enough
+to read. Outside the schema only additive grants: the run-as principal and the planner
+may use the catalog, and the run-as principal may read the source tables. Nobody is
+granted anything on the metastore or on another environment's schema.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +24,10 @@ GROUP_PRIVILEGES = {
     "manage": ["ALL_PRIVILEGES"],
     "view": ["USE_SCHEMA", "SELECT", "EXECUTE"],
 }
+# What the jobs do in their own schema: write feature, prediction and monitoring tables
+# and load the model.
+RUN_AS_PRIVILEGES = ["USE_SCHEMA", "SELECT", "MODIFY", "CREATE_TABLE", "EXECUTE"]
+PLANNER_PRIVILEGES = ["USE_SCHEMA"]
 
 
 class DataSchema(Construct):
@@ -25,6 +37,7 @@ class DataSchema(Construct):
         id_: str,
         props: EnvironmentProps,
         job_identity: str | None,
+        planner: str | None,
         storage_root: str,
         depends_on: list,
     ):
@@ -36,7 +49,6 @@ class DataSchema(Construct):
             "schema",
             catalog_name=props.catalog,
             name=props.schema,
-            owner=job_identity or group,
             storage_root=storage_root,
             comment=f"HROB risk model, {props.env}: feature tables, predictions, outreach list, model.",
             properties={"project": "hrob", "environment": props.env},
@@ -44,20 +56,32 @@ class DataSchema(Construct):
             depends_on=depends_on,
         )
         self.full_name = f"{props.catalog}.{props.schema}"
-        Grants(
-            self,
-            "schema_grants",
-            schema=self.full_name,
-            grant=[GrantsGrant(principal=group, privileges=GROUP_PRIVILEGES[props.deployment.data_science_access])],
-            depends_on=[self.schema],
-        )
-        if job_identity is None:
-            return  # dev jobs run as developers, who read sources through their group's grants
-        # Additive grants: the catalogs and source schema belong to the data platform.
+        grants = [GrantsGrant(principal=group, privileges=GROUP_PRIVILEGES[props.deployment.data_science_access])]
+        if job_identity:
+            grants.append(GrantsGrant(principal=job_identity, privileges=RUN_AS_PRIVILEGES))
+        if planner:
+            grants.append(GrantsGrant(principal=planner, privileges=PLANNER_PRIVILEGES))
+        Grants(self, "schema_grants", schema=self.schema.id, grant=grants)
+
+        # Additive grants: the catalogs and the source schema belong to the data platform.
         source_catalog, _ = props.source_schema.split(".")
-        grants = [("use_catalog", {"catalog": props.catalog}, ["USE_CATALOG"])]
-        if source_catalog != props.catalog:
-            grants.append(("use_source_catalog", {"catalog": source_catalog}, ["USE_CATALOG"]))
-        grants.append(("read_sources", {"schema": props.source_schema}, ["USE_SCHEMA", "SELECT"]))
-        for name, securable, privileges in grants:
-            Grant(self, name, principal=job_identity, privileges=privileges, **securable)
+        readers = [("planner", planner, ["USE_CATALOG", "BROWSE"])] if planner else []
+        if job_identity:
+            readers.append(("run_as", job_identity, ["USE_CATALOG"]))
+            if source_catalog != props.catalog:
+                Grant(
+                    self,
+                    "run_as_source_catalog",
+                    principal=job_identity,
+                    catalog=source_catalog,
+                    privileges=["USE_CATALOG"],
+                )
+            Grant(
+                self,
+                "run_as_reads_sources",
+                principal=job_identity,
+                schema=props.source_schema,
+                privileges=["USE_SCHEMA", "SELECT"],
+            )
+        for name, principal, privileges in readers:
+            Grant(self, f"{name}_catalog", principal=principal, catalog=props.catalog, privileges=privileges)

@@ -1,6 +1,10 @@
 """One Databricks job from the job catalogue: a job cluster, tasks that run the entry
-points in ml/jobs from the environment's Git branch, schedule, notifications,
-retries, timeouts and permissions."""
+points in ml/jobs from Git, schedule, notifications, retries, timeouts and permissions.
+
+Pinned environments (staging, prod) run the exact commit they were deployed from, so a
+later push to `main` or `release` reaches no job until it is tested, approved and
+deployed; dev follows its branch. The jobs run as the run-as principal, which may also
+start them (a retraining trigger does); the planner may view them."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ from ml.jobs.catalogue import deployed_name
 
 CLUSTER_KEY = "main"
 JOB_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_VIEW"}
+RUN_AS_LEVEL = "CAN_MANAGE_RUN"
 DURATION_WARNING = 0.8  # of the timeout
 
 
@@ -66,6 +71,7 @@ class MlJob(Construct):
         props: EnvironmentProps,
         job_props: JobProps,
         job_identity: str | None,
+        planner: str | None,
         spark_version: str,
     ):
         super().__init__(scope, id_)
@@ -99,7 +105,8 @@ class MlJob(Construct):
             git_source=JobGitSource(
                 url=props.platform.git_repository,
                 provider=props.platform.git_provider,
-                branch=props.deployment.branch,
+                commit=props.git_commit,
+                branch=None if props.git_commit else props.deployment.branch,
             ),
             job_cluster=[_cluster(props, spark_version)],
             task=tasks,
@@ -138,6 +145,8 @@ class MlJob(Construct):
         ]
         if job_identity:
             controls.append(
-                PermissionsAccessControl(service_principal_name=job_identity, permission_level="CAN_MANAGE")
+                PermissionsAccessControl(service_principal_name=job_identity, permission_level=RUN_AS_LEVEL)
             )
+        if planner:
+            controls.append(PermissionsAccessControl(service_principal_name=planner, permission_level="CAN_VIEW"))
         Permissions(self, "permissions", job_id=self.job.id, access_control=controls)

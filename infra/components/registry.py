@@ -1,13 +1,18 @@
-"""The environment's MLflow experiment and Unity Catalog registered model, each with
-least-privilege access: the job identity manages them, the data-science group
-manages (dev) or reads (staging, prod)."""
+"""The environment's MLflow experiment and Unity Catalog registered model.
+
+The experiment lives in the environment's own workspace folder (never under /Shared,
+where every user can manage everything). The platform team creates that folder at the
+workspace root, where only admins can; the stack adopts it and owns its access list:
+the deployer manages it, the data-science group manages (dev) or reads (staging, prod),
+the run-as principal and the planner read, and the experiment itself is managed by the
+run-as principal, which logs its runs. The registered model belongs to the run-as
+principal, which registers versions and moves their aliases.
+"""
 
 from __future__ import annotations
 
-import posixpath
-
 from cdktn import TerraformResourceLifecycle
-from cdktn_provider_databricks.directory import Directory
+from cdktn_provider_databricks.data_databricks_directory import DataDatabricksDirectory
 from cdktn_provider_databricks.grants import Grants, GrantsGrant
 from cdktn_provider_databricks.mlflow_experiment import MlflowExperiment
 from cdktn_provider_databricks.permissions import Permissions, PermissionsAccessControl
@@ -16,20 +21,37 @@ from constructs import Construct
 
 from infra.props import EnvironmentProps
 
+FOLDER_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_READ"}
 EXPERIMENT_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_READ"}
 MODEL_PRIVILEGES = {"manage": ["ALL_PRIVILEGES"], "view": ["EXECUTE"]}
 
 
+def _control(application_id: str, level: str) -> PermissionsAccessControl:
+    return PermissionsAccessControl(service_principal_name=application_id, permission_level=level)
+
+
 class ModelRegistry(Construct):
     def __init__(
-        self, scope: Construct, id_: str, props: EnvironmentProps, job_identity: str | None, schema: Construct
+        self,
+        scope: Construct,
+        id_: str,
+        props: EnvironmentProps,
+        identity,
+        schema: Construct,
     ):
         super().__init__(scope, id_)
         group = props.platform.data_science_group
         access = props.deployment.data_science_access
         lifecycle = TerraformResourceLifecycle(prevent_destroy=True) if props.deployment.prevent_destroy else None
+        run_as, planner = identity.job_identity, identity.planner_identity
 
-        folder = Directory(self, "experiment_folder", path=posixpath.dirname(props.experiment_path))
+        folder = DataDatabricksDirectory(self, "experiment_folder", path=props.experiment_folder)
+        controls = [PermissionsAccessControl(group_name=group, permission_level=FOLDER_LEVEL[access])]
+        if identity.deployer_identity:  # the deployer keeps managing what it deploys
+            controls.append(_control(identity.deployer_identity, "CAN_MANAGE"))
+        controls += [_control(p, "CAN_READ") for p in (run_as, planner) if p]
+        Permissions(self, "folder_permissions", directory_path=folder.path, access_control=controls)
+
         self.experiment = MlflowExperiment(
             self,
             "experiment",
@@ -39,10 +61,10 @@ class ModelRegistry(Construct):
             depends_on=[folder],
         )
         controls = [PermissionsAccessControl(group_name=group, permission_level=EXPERIMENT_LEVEL[access])]
-        if job_identity:
-            controls.append(
-                PermissionsAccessControl(service_principal_name=job_identity, permission_level="CAN_MANAGE")
-            )
+        if run_as:
+            controls.append(_control(run_as, "CAN_MANAGE"))
+        if planner:
+            controls.append(_control(planner, "CAN_READ"))
         Permissions(self, "experiment_permissions", experiment_id=self.experiment.id, access_control=controls)
 
         catalog, schema_name, model = props.model_name.split(".")
@@ -52,7 +74,7 @@ class ModelRegistry(Construct):
             catalog_name=catalog,
             schema_name=schema_name,
             name=model,
-            owner=job_identity or group,
+            owner=run_as or group,
             comment=f"HROB composite high-risk pregnancy model, {props.env}. Aliases: champion, challenger.",
             lifecycle=lifecycle,
             depends_on=[schema],
@@ -60,7 +82,6 @@ class ModelRegistry(Construct):
         Grants(
             self,
             "model_grants",
-            model=props.model_name,
+            model=self.model.id,
             grant=[GrantsGrant(principal=group, privileges=MODEL_PRIVILEGES[access])],
-            depends_on=[self.model],
         )

@@ -1,12 +1,18 @@
 """The Azure resources the project owns in one environment, and their Databricks side:
 an ADLS Gen2 account for the environment's Unity Catalog schema (through an access
 connector, a storage credential and an external location) and a Key Vault behind a
-Databricks secret scope."""
+Databricks secret scope.
+
+The resource group is the platform team's (adopted, not created): the deployer's Azure
+rights end at its own environment's group. Role assignments take a while to reach the
+storage service, and Databricks validates an external location when it is created, so
+the location waits for its connector's assignment and for that to propagate."""
 
 from __future__ import annotations
 
 from cdktn import TerraformResourceLifecycle
 from cdktn_provider_azurerm.data_azurerm_client_config import DataAzurermClientConfig
+from cdktn_provider_azurerm.data_azurerm_resource_group import DataAzurermResourceGroup
 from cdktn_provider_azurerm.databricks_access_connector import (
     DatabricksAccessConnector,
     DatabricksAccessConnectorIdentity,
@@ -16,7 +22,6 @@ from cdktn_provider_azurerm.monitor_diagnostic_setting import (
     MonitorDiagnosticSetting,
     MonitorDiagnosticSettingEnabledLog,
 )
-from cdktn_provider_azurerm.resource_group import ResourceGroup
 from cdktn_provider_azurerm.role_assignment import RoleAssignment
 from cdktn_provider_azurerm.storage_account import (
     StorageAccount,
@@ -35,12 +40,16 @@ from cdktn_provider_databricks.storage_credential import (
     StorageCredential,
     StorageCredentialAzureManagedIdentity,
 )
+from cdktn_provider_time.sleep import Sleep
 from constructs import Construct
 
 from infra.props import EnvironmentProps
 
 CONTAINER = "hrob"
 RETENTION_DAYS = 30
+# Azure RBAC assignments can take minutes to reach the data plane; Databricks checks an
+# external location's access when it is created.
+ROLE_PROPAGATION = "120s"
 
 
 class ProjectStorage(Construct):
@@ -51,9 +60,7 @@ class ProjectStorage(Construct):
         lifecycle = TerraformResourceLifecycle(prevent_destroy=True) if props.deployment.prevent_destroy else None
         client = DataAzurermClientConfig(self, "client")
 
-        group = ResourceGroup(
-            self, "resource_group", name=azure.resource_group_name, location=location, tags=props.tags
-        )
+        group = DataAzurermResourceGroup(self, "resource_group", name=azure.resource_group_name)
         connector = DatabricksAccessConnector(
             self,
             "access_connector",
@@ -102,7 +109,7 @@ class ProjectStorage(Construct):
         container = StorageContainer(
             self, "container", name=CONTAINER, storage_account_id=account.id, container_access_type="private"
         )
-        RoleAssignment(
+        connector_access = RoleAssignment(
             self,
             "connector_writes_data",
             scope=account.id,
@@ -125,7 +132,15 @@ class ProjectStorage(Construct):
             url=self.root_url,
             credential_name=credential.name,
             comment=f"HROB {props.env}: managed storage of {props.catalog}.{props.schema}",
-            depends_on=[container],
+            depends_on=[
+                container,
+                Sleep(
+                    self,
+                    "connector_access_propagates",
+                    create_duration=ROLE_PROPAGATION,
+                    triggers={"role_assignment": connector_access.id},
+                ),
+            ],
         )
 
         vault = KeyVault(
@@ -144,7 +159,7 @@ class ProjectStorage(Construct):
             lifecycle=lifecycle,
         )
         self._audit(props, "key_vault_audit", vault.id)
-        RoleAssignment(
+        secrets_access = RoleAssignment(
             self,
             "databricks_reads_secrets",
             scope=vault.id,
@@ -158,6 +173,7 @@ class ProjectStorage(Construct):
             name=props.prefix,
             backend_type="AZURE_KEYVAULT",
             keyvault_metadata=SecretScopeKeyvaultMetadata(resource_id=vault.id, dns_name=vault.vault_uri),
+            depends_on=[secrets_access],
         )
         # The identity jobs run as reads the secrets: the service principal, or in dev the
         # developers (the data-science group).

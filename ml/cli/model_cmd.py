@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -28,6 +29,9 @@ def report(
     settings = load_settings(env)
     configure_mlflow()
     if registry_uri:
+        # The workspace of configs/project.yml unless DATABRICKS_HOST names another; the
+        # credentials are the Azure CLI session's (DATABRICKS_AUTH_TYPE=azure-cli in CI).
+        os.environ.setdefault("DATABRICKS_HOST", settings.project.platform.workspace_host)
         mlflow.set_tracking_uri("databricks")
         mlflow.set_registry_uri(registry_uri)
     result = model_report(settings.model_name)

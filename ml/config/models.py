@@ -54,11 +54,11 @@ class ModelSettings(Strict):
 
 
 class StateBackend(Strict):
-    """azurerm backend shared by all stacks; each environment has its own key."""
+    """The platform's Terraform state account; each environment keeps its state in a
+    container of its own (deployment.state_container), which only its deployer can write."""
 
     resource_group_name: str
     storage_account_name: Annotated[str, Field(pattern=r"^[a-z0-9]{3,24}$")]
-    container_name: str
 
 
 class PlatformSettings(Strict):
@@ -85,6 +85,8 @@ class PlatformSettings(Strict):
     git_provider: Literal["azureDevOpsServices"] = "azureDevOpsServices"
     data_science_group: str
     state_backend: StateBackend
+    # The Terraform every plan and deploy runs (the pipelines install it; the stacks require it).
+    terraform_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
 
     @field_validator("databricks_account_id", "azure_databricks_object_id")
     @classmethod
@@ -380,6 +382,8 @@ class ClusterSettings(Strict):
 
 
 class ServicePrincipal(Strict):
+    """An Entra ID service principal the platform team registered in the workspace."""
+
     application_id: str  # the Entra ID application (client) id
     display_name: str
 
@@ -409,8 +413,14 @@ class Deployment(Strict):
     """How an environment is deployed to Databricks. Absent for local."""
 
     branch: str
+    # True: the jobs run the exact commit the deploy was made from (what CI tested and, for
+    # prod, what was approved); false: they follow the branch head (dev).
+    pin_commit: bool = False
     run_as: Literal["developer", "service_principal"]
-    service_principal: ServicePrincipal | None = None
+    service_principal: ServicePrincipal | None = None  # the jobs' run-as principal (staging-sp, prod-sp)
+    deployer: ServicePrincipal | None = None  # what CI's deploy service connection logs in as
+    planner: ServicePrincipal | None = None  # read-only identity of the plans on pull requests
+    state_container: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")]  # an Azure blob container
     azure: AzureResources
     cluster: ClusterSettings
     notifications: Notifications
@@ -430,19 +440,50 @@ class Deployment(Strict):
 
     @model_validator(mode="after")
     def _identity(self) -> Deployment:
-        if self.run_as == "service_principal" and self.service_principal is None:
-            raise ValueError(
-                "service_principal (application_id, display_name) is required when run_as is service_principal"
-            )
+        if self.run_as == "service_principal":
+            for name in ("service_principal", "deployer"):
+                if getattr(self, name) is None:
+                    raise ValueError(
+                        f"{name} (application_id, display_name) is required when run_as is service_principal"
+                    )
         if self.run_as == "developer" and self.service_principal is not None:
             raise ValueError("service_principal is set but run_as is developer; remove one")
+        roles = {name: getattr(self, name) for name in ("service_principal", "deployer", "planner")}
+        seen: dict[str, str] = {}
+        for name, identity in roles.items():
+            if identity is None:
+                continue
+            if identity.application_id in seen:
+                raise ValueError(
+                    f"{name} and {seen[identity.application_id]} are the same principal "
+                    f"({identity.application_id}): deployer, run-as and planner must be distinct identities"
+                )
+            seen[identity.application_id] = name
         return self
+
+    def identities(self) -> dict[str, ServicePrincipal]:
+        """Every principal this environment names, by role."""
+        named = {"run_as": self.service_principal, "deployer": self.deployer, "planner": self.planner}
+        return {role: identity for role, identity in named.items() if identity is not None}
 
 
 class EnvironmentConfig(Strict):
     catalog: Identifier
     db_schema: Identifier = Field(alias="schema")
     source_schema: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*$")]
-    experiment_path: Annotated[str, Field(pattern=r"^/")]
+    experiment_path: Annotated[str, Field(pattern=r"^/[^/]+/")]
     deployment: Deployment | None = None
     overrides: dict[str, Any] = {}  # deep-merged over project.yml for this environment
+
+    @model_validator(mode="after")
+    def _experiment_outside_shared(self) -> EnvironmentConfig:
+        if self.deployment is not None and self.experiment_path.startswith("/Shared/"):
+            raise ValueError(
+                f"experiment_path {self.experiment_path}: everything under /Shared is 'all users: Can Manage'; "
+                "put the experiment in the environment's own folder (e.g. /hrob-staging/hrob_risk)"
+            )
+        return self
+
+    @property
+    def experiment_folder(self) -> str:
+        return self.experiment_path.rsplit("/", 1)[0]

@@ -1,168 +1,183 @@
-"""Trigger a deployed Databricks job and wait for it, or check that jobs exist as deployed.
+"""Trigger a deployed Databricks job and wait for it, or check that the jobs exist as deployed.
 
-  python pipelines/scripts/databricks_job.py run --env staging --job training [--timeout 7200]
+  python pipelines/scripts/databricks_job.py run --env staging --job training [--timeout 14400]
   python pipelines/scripts/databricks_job.py smoke --env prod
 
-Talks to the Jobs API 2.2 with the standard library (host from configs/project.yml or
-DATABRICKS_HOST, a token in DATABRICKS_TOKEN: in CI an Entra ID token of the
-environment's service principal, obtained through the pipeline's service connection).
-Jobs are found by the name the stack gives them; expected schedules come from the
-environment's configuration, so the smoke check and the stack cannot disagree.
+Talks to Databricks through databricks-sdk, authenticated one way: the Azure CLI session
+that the pipeline step (AzureCLI@2 with the environment's service connection) or a
+developer (`az login`) opened, against DATABRICKS_HOST (default: the workspace in
+configs/project.yml). The SDK asks the CLI for a new token whenever the current one
+expires; calls are retried on 429 and 5xx (a run is started with an idempotency token, so
+a retried start never starts two runs); a run still going at the timeout is cancelled.
+Jobs are found by the name the stack gives them and checked against the environment's
+configuration, so the smoke check and the stack cannot disagree.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO_ROOT))  # job names and schedules come from the project itself
+
+AUTH_TYPE = "azure-cli"
+# Credentials of another kind beside the CLI session: the SDK would refuse to choose (or
+# choose silently), so the script stops first and names them.
+OTHER_CREDENTIALS = (
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_USERNAME",
+    "DATABRICKS_PASSWORD",
+    "ARM_CLIENT_SECRET",
+    "ARM_CLIENT_CERTIFICATE_PATH",
+    "ARM_OIDC_TOKEN",
+)
 TERMINAL = {"TERMINATED", "SKIPPED", "INTERNAL_ERROR"}
+RETRY_FOR = timedelta(minutes=10)  # how long one call keeps retrying transient errors
 
 
 class JobError(Exception):
     pass
 
 
-@dataclass
-class JobsApi:
-    host: str
-    token: str
-    timeout: float = 30
+def workspace(host: str, **config: Any):
+    """A WorkspaceClient that authenticates through the Azure CLI and nothing else."""
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.config import Config
 
-    def _call(self, method: str, path: str, body: dict | None = None, query: dict | None = None) -> dict:
-        url = f"{self.host.rstrip('/')}/api/2.2/{path}"
-        if query:
-            url += "?" + urllib.parse.urlencode(query)
-        request = urllib.request.Request(
-            url,
-            method=method,
-            data=json.dumps(body).encode() if body else None,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+    others = [name for name in OTHER_CREDENTIALS if os.environ.get(name)]
+    if others:
+        raise JobError(
+            f"{', '.join(others)} set beside the Azure CLI session: one authentication method per "
+            "process (unset them; CI logs in with AzureCLI@2)"
         )
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"{}")
-        except urllib.error.HTTPError as error:
-            detail = error.read().decode(errors="replace")[:300]
-            raise JobError(f"{method} {path}: HTTP {error.code}: {detail}") from None
-        except urllib.error.URLError as error:
-            raise JobError(f"{method} {path}: {error.reason}") from None
+    return WorkspaceClient(config=Config(host=host, auth_type=AUTH_TYPE, **config))
 
-    def find(self, name: str) -> dict:
-        found = self._call("GET", "jobs/list", query={"name": name}).get("jobs", [])
-        exact = [j for j in found if j.get("settings", {}).get("name") == name]
-        if len(exact) != 1:
-            raise JobError(f"expected one job named '{name}', found {len(exact)}: is the stack deployed?")
-        return exact[0]
 
-    def run_now(self, job_id: int, parameters: dict[str, str] | None = None) -> int:
-        body = {"job_id": job_id} | ({"job_parameters": parameters} if parameters else {})
-        return int(self._call("POST", "jobs/run-now", body)["run_id"])
+def transient(error: BaseException) -> str | None:
+    """Why an error is worth retrying: throttling (429) or a server-side failure (5xx)."""
+    from databricks.sdk import errors
 
-    def get_run(self, run_id: int) -> dict:
-        return self._call("GET", "jobs/runs/get", query={"run_id": run_id})
+    kinds = (errors.TooManyRequests, errors.InternalError, errors.TemporarilyUnavailable, errors.DeadlineExceeded)
+    if isinstance(error, kinds):
+        return type(error).__name__
+    # The SDK maps every 4xx it can meet to a class; an unmapped status (502, 505-599) stays generic.
+    if type(error) is errors.DatabricksError:
+        return "server error"
+    return None
 
-    def cancel(self, run_id: int) -> None:
-        self._call("POST", "jobs/runs/cancel", {"run_id": run_id})
+
+def retrying(action: Callable[[], Any], clock=None) -> Any:
+    from databricks.sdk.retries import retried
+
+    try:
+        return retried(is_retryable=transient, timeout=RETRY_FOR, clock=clock)(action)()
+    except TimeoutError as error:
+        raise JobError(f"Databricks kept failing for {RETRY_FOR}: {error.__cause__}") from None
 
 
 def job_name(env: str, job: str) -> str:
-    sys.path.insert(0, str(REPO_ROOT))
     from ml.jobs.catalogue import deployed_name  # the name the stack gives the job
 
     return deployed_name(env, job)
 
 
-def wait(api: JobsApi, run_id: int, timeout: float, poll: float = 30, clock=time.monotonic, sleep=time.sleep) -> dict:
-    deadline = clock() + timeout
+def find(w, name: str, clock=None):
+    found = retrying(lambda: [j for j in w.jobs.list(name=name) if j.settings and j.settings.name == name], clock)
+    if len(found) != 1:
+        raise JobError(f"expected one job named '{name}', found {len(found)}: is the stack deployed?")
+    return found[0]
+
+
+def wait(w, run_id: int, timeout: float, poll: float = 30, clock=None, monotonic=time.monotonic, sleep=time.sleep):
+    """The run once it ends; cancelled (and an error) when it outlives `timeout` seconds."""
+    deadline = monotonic() + timeout
     while True:
-        run = api.get_run(run_id)
-        state = run.get("state", {})
-        if state.get("life_cycle_state") in TERMINAL:
+        run = retrying(lambda: w.jobs.get_run(run_id), clock)
+        state = run.state.life_cycle_state.value if run.state and run.state.life_cycle_state else "?"
+        if state in TERMINAL:
             return run
-        if clock() >= deadline:
-            api.cancel(run_id)
-            raise JobError(f"run {run_id} still {state.get('life_cycle_state')} after {timeout:.0f}s: cancelled")
+        if monotonic() >= deadline:
+            retrying(lambda: w.jobs.cancel_run(run_id), clock)
+            raise JobError(f"run {run_id} still {state} after {timeout:.0f}s: cancelled")
         sleep(poll)
 
 
-def run_job(
-    api: JobsApi, env: str, job: str, timeout: float, parameters: dict[str, str], poll: float = 30, echo=print
-) -> dict:
-    found = api.find(job_name(env, job))
-    run_id = api.run_now(found["job_id"], parameters)
-    echo(f"started {job_name(env, job)} (job {found['job_id']}), run {run_id}")
-    run = wait(api, run_id, timeout, poll)
-    state = run["state"]
-    tasks = ", ".join(f"{t['task_key']}={t.get('state', {}).get('result_state', '?')}" for t in run.get("tasks", []))
-    echo(
-        f"run {run_id}: {state.get('life_cycle_state')} {state.get('result_state', '')} ({tasks}) "
-        f"{run.get('run_page_url', '')}"
+def run_job(w, env: str, job: str, timeout: float, parameters: dict[str, str], poll: float = 30, echo=print, **timing):
+    name = job_name(env, job)
+    found = find(w, name, timing.get("clock"))
+    token = str(uuid.uuid4())  # the same token on a retry: Databricks starts the run once
+    started = retrying(
+        lambda: w.jobs.run_now(job_id=found.job_id, job_parameters=parameters or None, idempotency_token=token),
+        timing.get("clock"),
     )
-    if state.get("result_state") != "SUCCESS":
-        raise JobError(
-            f"run {run_id} of {job_name(env, job)} ended {state.get('result_state') or state.get('life_cycle_state')}: "
-            f"{state.get('state_message', '')}".strip()
-        )
+    run_id = started.run_id
+    echo(f"started {name} (job {found.job_id}), run {run_id}")
+    run = wait(w, run_id, timeout, poll, **timing)
+    state = run.state
+    result = state.result_state.value if state.result_state else ""
+    tasks = ", ".join(
+        f"{t.task_key}={t.state.result_state.value if t.state and t.state.result_state else '?'}"
+        for t in run.tasks or []
+    )
+    echo(f"run {run_id}: {state.life_cycle_state.value} {result} ({tasks}) {run.run_page_url or ''}")
+    if result != "SUCCESS":
+        ended = result or state.life_cycle_state.value
+        raise JobError(f"run {run_id} of {name} ended {ended}: {state.state_message or ''}".strip())
     return run
 
 
 def expected_schedules(env: str) -> dict[str, dict]:
-    sys.path.insert(0, str(REPO_ROOT))
     from ml.config.loader import load_settings
 
     jobs = load_settings(env).environment.deployment.jobs
     return {name: job.schedule.model_dump() for name, job in jobs.items() if job.schedule}
 
 
-def smoke(api: JobsApi, env: str, expected: dict[str, dict], echo=print) -> None:
+def smoke(w, env: str, expected: dict[str, dict], echo=print, clock=None) -> None:
     problems = []
     for job, schedule in expected.items():
+        name = job_name(env, job)
         try:
-            found = api.find(job_name(env, job))
+            found = find(w, name, clock)
         except JobError as error:
             problems.append(str(error))
             continue
-        actual = found.get("settings", {}).get("schedule", {})
+        actual = found.settings.schedule
+        have = {
+            "quartz_cron_expression": actual.quartz_cron_expression if actual else None,
+            "timezone_id": actual.timezone_id if actual else None,
+            "pause_status": actual.pause_status.value if actual and actual.pause_status else None,
+        }
         want = {
             "quartz_cron_expression": schedule["quartz_cron"],
             "timezone_id": schedule["timezone"],
             "pause_status": "PAUSED" if schedule["paused"] else "UNPAUSED",
         }
-        wrong = {k: (actual.get(k), v) for k, v in want.items() if actual.get(k) != v}
+        wrong = {k: (have[k], v) for k, v in want.items() if have[k] != v}
         if wrong:
             problems.append(
-                f"{job_name(env, job)}: schedule "
-                + ", ".join(f"{k} is {a!r}, expected {w!r}" for k, (a, w) in wrong.items())
+                f"{name}: schedule " + ", ".join(f"{k} is {a!r}, expected {e!r}" for k, (a, e) in wrong.items())
             )
         else:
-            echo(
-                f"ok {job_name(env, job)}: {want['quartz_cron_expression']} {want['timezone_id']} "
-                f"{want['pause_status']}"
-            )
+            echo(f"ok {name}: {want['quartz_cron_expression']} {want['timezone_id']} {want['pause_status']}")
     if problems:
         raise JobError("; ".join(problems))
 
 
-def _api(args) -> JobsApi:
-    token = os.environ.get("DATABRICKS_TOKEN")
-    if not token:
-        raise JobError("DATABRICKS_TOKEN is not set")
-    host = os.environ.get("DATABRICKS_HOST")
-    if not host:
-        sys.path.insert(0, str(REPO_ROOT))
-        from ml.config.loader import load_project
+def host_for(env: str) -> str:
+    from ml.config.loader import load_project
 
-        host = load_project(args.env).platform.workspace_host
-    return JobsApi(host, token)
+    return os.environ.get("DATABRICKS_HOST") or load_project(env).platform.workspace_host
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -171,21 +186,29 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="Trigger a job and wait for it.")
     run.add_argument("--env", required=True)
     run.add_argument("--job", required=True)
-    run.add_argument("--timeout", type=float, default=3 * 3600)
+    run.add_argument("--timeout", type=float, default=4 * 3600)
     run.add_argument("--poll", type=float, default=30)
     run.add_argument("--param", action="append", default=[], help="KEY=VALUE job parameter")
     check = sub.add_parser("smoke", help="Check the deployed jobs and their schedules.")
     check.add_argument("--env", required=True)
     args = parser.parse_args(argv)
+    from databricks.sdk.errors import DatabricksError
+
     try:
-        api = _api(args)
+        w = workspace(host_for(args.env))
         if args.command == "run":
             params = dict(p.split("=", 1) for p in args.param)
-            run_job(api, args.env, args.job, args.timeout, params, args.poll)
+            run_job(w, args.env, args.job, args.timeout, params, args.poll)
         else:
-            smoke(api, args.env, expected_schedules(args.env))
-    except JobError as error:
+            smoke(w, args.env, expected_schedules(args.env))
+    except (JobError, DatabricksError) as error:
         print(f"error: databricks_job: {error}", file=sys.stderr)
+        return 1
+    except ValueError as error:  # the SDK's configuration: no CLI session, no host
+        print(
+            f"error: databricks_job: cannot authenticate through the Azure CLI: {error}".splitlines()[0],
+            file=sys.stderr,
+        )
         return 1
     return 0
 

@@ -1,10 +1,12 @@
 """Post a `cdktn diff` plan as a comment on the pull request that triggered the pipeline.
 
 Uses the Azure DevOps REST API (pull request threads) with the pipeline's own access
-token (System.AccessToken). Long plans are cut to fit a comment, with a link to the
-full log; ANSI colours are stripped. Standard library only: it runs before any install.
+token (System.AccessToken), which the pipeline gives to this step alone. Each
+environment's plan has one comment: a later push to the pull request updates it instead
+of opening another thread. Long plans are cut to fit a comment, with a link to the full
+log; ANSI colours are stripped. Standard library only.
 
-  python pipelines/scripts/post_plan_comment.py --env staging --plan plan-staging.txt
+  python pipelines/scripts/post_plan_comment.py --env staging --plan cdktf.out/plan-staging.txt
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ class PullRequest:
     build_url: str  # link to the pipeline run's log
 
 
+def marker(env: str) -> str:
+    """Invisible in the rendered comment; finds this environment's plan comment again."""
+    return f"<!-- hrob-plan:{env} -->"
+
+
 def format_comment(env: str, plan: str, build_url: str, max_chars: int = MAX_CHARS) -> str:
     text = ANSI.sub("", plan).strip()
     summary = SUMMARY.findall(text)
@@ -45,26 +52,46 @@ def format_comment(env: str, plan: str, build_url: str, max_chars: int = MAX_CHA
         body += ["", f"Plan truncated at {max_chars:,} characters: [full plan in the pipeline log]({build_url})"]
     else:
         body += ["", f"[Pipeline run]({build_url})"]
-    return "\n".join(body)
+    return "\n".join([*body, marker(env)])
 
 
-def thread_request(pr: PullRequest, token: str, content: str) -> urllib.request.Request:
-    url = (
+def _threads_url(pr: PullRequest) -> str:
+    return (
         f"{pr.collection_uri.rstrip('/')}/{urllib.request.quote(pr.project)}/_apis/git/repositories/"
-        f"{pr.repository_id}/pullRequests/{pr.number}/threads?api-version={API_VERSION}"
+        f"{pr.repository_id}/pullRequests/{pr.number}/threads"
     )
-    payload = {"comments": [{"parentCommentId": 0, "content": content, "commentType": 1}], "status": 4}  # closed
-    return urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode(),
-        method="POST",
+
+
+def _call(method: str, url: str, token: str, payload: dict | None = None, timeout: float = 30) -> dict:
+    request = urllib.request.Request(
+        f"{url}?api-version={API_VERSION}",
+        data=json.dumps(payload).encode() if payload is not None else None,
+        method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
-
-
-def post(pr: PullRequest, token: str, content: str, timeout: float = 30) -> dict:
-    with urllib.request.urlopen(thread_request(pr, token, content), timeout=timeout) as response:
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return json.loads(response.read() or b"{}")
+
+
+def existing_comment(pr: PullRequest, token: str, env: str) -> tuple[int, int] | None:
+    """(thread id, comment id) of this environment's earlier plan comment, if any."""
+    for thread in _call("GET", _threads_url(pr), token).get("value", []):
+        comments = thread.get("comments") or []
+        if comments and marker(env) in (comments[0].get("content") or ""):
+            return thread["id"], comments[0]["id"]
+    return None
+
+
+def post(pr: PullRequest, token: str, env: str, content: str) -> str:
+    """Update this environment's plan comment, or open its thread; says which it did."""
+    found = existing_comment(pr, token, env)
+    if found:
+        thread, comment = found
+        _call("PATCH", f"{_threads_url(pr)}/{thread}/comments/{comment}", token, {"content": content})
+        return f"updated the {env} plan on pull request {pr.number} (thread {thread})"
+    payload = {"comments": [{"parentCommentId": 0, "content": content, "commentType": 1}], "status": 4}  # closed
+    created = _call("POST", _threads_url(pr), token, payload)
+    return f"posted the {env} plan to pull request {pr.number} (thread {created.get('id', '?')})"
 
 
 def from_environment(env: dict[str, str]) -> PullRequest:
@@ -105,10 +132,9 @@ def main(argv: list[str] | None = None) -> int:
     if not token:
         raise SystemExit("error: post_plan_comment: SYSTEM_ACCESSTOKEN not set (map $(System.AccessToken) in the step)")
     try:
-        thread = post(pr, token, comment)
+        print(post(pr, token, args.env, comment))
     except OSError as error:  # URLError and HTTPError included
         raise SystemExit(f"error: post_plan_comment: posting to PR {pr.number} failed: {error}") from None
-    print(f"posted the {args.env} plan to pull request {pr.number} (thread {thread.get('id', '?')})")
     return 0
 
 

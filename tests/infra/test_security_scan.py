@@ -6,56 +6,53 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 
+from infra import scan
 from ml.runtime.paths import REPO_ROOT
-
-SKIPS_FILE = REPO_ROOT / "infra" / "checkov_skips.yml"
 
 
 def checkov() -> Path:
-    path = Path(os.environ.get("HROB_CHECKOV") or REPO_ROOT / ".tools" / "checkov" / "bin" / "checkov")
+    path = Path(os.environ.get("HROB_CHECKOV") or scan.CHECKOV)
     if not path.exists():
         pytest.fail(f"checkov not found at {path}: `make test` installs it into .tools/checkov")
     return path
 
 
-def failed_checks(stacks_dir: Path) -> dict[str, set[str]]:
+def failed_checks(stacks_dir: Path, envs: set[str]) -> dict[str, set[str]]:
     """Per stack (a folder of `stacks_dir`), the ids of the checks that fail."""
-    command = [str(checkov()), "-d", str(stacks_dir), "--skip-download", "-o", "json", "--quiet"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    done = scan.checkov(stacks_dir, checkov(), None, "-o", "json")
     assert done.stdout, done.stderr[-2000:]
+    assert "Failed to parse" not in done.stderr, done.stderr[-2000:]
     reports = json.loads(done.stdout)
     reports = reports if isinstance(reports, list) else [reports]
     failed: dict[str, set[str]] = {}
+    scanned: set[str] = set()
     for report in reports:
         if "results" not in report:  # a framework with nothing to scan
             continue
-        for check in report["results"]["failed_checks"]:
-            stack = Path(check["file_path"]).parts[1]  # "/<stack>/cdk.tf.json"
-            failed.setdefault(stack, set()).add(check["check_id"])
-    assert any("results" in r for r in reports), "checkov scanned nothing"
+        for outcome in ("passed_checks", "failed_checks"):
+            for check in report["results"][outcome]:
+                stack = Path(check["file_path"]).parts[1]  # "/<stack>/cdk.tf.json"
+                scanned.add(stack)
+                if outcome == "failed_checks":
+                    failed.setdefault(stack, set()).add(check["check_id"])
+    assert scanned == envs, f"checkov did not scan {sorted(envs - scanned)}"
     return failed
 
 
 @pytest.fixture(scope="module")
 def skips() -> dict[str, str]:
-    return yaml.safe_load(SKIPS_FILE.read_text())
+    return scan.skips()
 
 
 @pytest.fixture(scope="module")
 def failing(synthesized, tmp_path_factory) -> dict[str, set[str]]:
     """Per stack, every check that fails with nothing skipped (one scan of all stacks, as
     `make scan` runs it; what it reports is this minus the listed skips)."""
-    root = tmp_path_factory.mktemp("scan")
-    for env, stack in synthesized.items():
-        (root / env).mkdir()
-        (root / env / "cdk.tf.json").write_text(json.dumps(stack))
-    found = failed_checks(root)
+    found = failed_checks(scan.prepare(synthesized, tmp_path_factory.mktemp("scan")), set(synthesized))
     return {env: found.get(env, set()) for env in synthesized}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 
@@ -28,13 +29,22 @@ def test_one_stack_per_deployed_environment(synthesized):
     assert set(synthesized) == set(ENVS)
 
 
-@pytest.mark.parametrize(("env", "branch"), [("dev", "dev"), ("staging", "main"), ("prod", "release")])
-def test_jobs_pull_code_from_the_environment_branch(synthesized, env, branch):
+def data_sources(stack: dict, kind: str) -> dict[str, dict]:
+    return {
+        name: {k: v for k, v in item.items() if k != "//"} for name, item in stack.get("data", {}).get(kind, {}).items()
+    }
+
+
+@pytest.mark.parametrize(("env", "branch"), [("dev", "dev"), ("staging", None), ("prod", None)])
+def test_pinned_environments_run_the_deployed_commit_and_dev_follows_its_branch(synthesized, env, branch):
     jobs = resources(synthesized[env], "databricks_job")
     assert len(jobs) == len(JOBS)
     for job in jobs:
         source = job["git_source"]
-        assert source["branch"] == branch
+        if branch:
+            assert source["branch"] == branch and "commit" not in source
+        else:  # tests/conftest.py sets HROB_GIT_COMMIT, as the deploy pipeline does
+            assert source["commit"] == os.environ["HROB_GIT_COMMIT"] and "branch" not in source
         assert source["provider"] == "azureDevOpsServices"
         assert source["url"] == load_settings(env).project.platform.git_repository
         assert all(task["spark_python_task"]["source"] == "GIT" for task in job["task"])
@@ -132,40 +142,134 @@ def test_dev_schedules_are_all_paused(synthesized):
         assert job["schedule"]["pause_status"] == "PAUSED"
 
 
+def deployment(env: str):
+    return load_settings(env).environment.deployment
+
+
 def service_principal_id(env: str) -> str:
-    return load_settings(env).environment.deployment.service_principal.application_id
+    return deployment(env).service_principal.application_id
+
+
+def principal_ref(stack: dict, role: str) -> str:
+    """The reference to the adopted service principal of `role` (its data source)."""
+    (name,) = [n for n in data_sources(stack, "databricks_service_principal") if n.startswith(f"identity_{role}_")]
+    return f"${{data.databricks_service_principal.{name}.application_id}}"
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_jobs_run_as_the_environment_service_principal(synthesized, env):
-    sp = service_principal_id(env)
-    principals = resources(synthesized[env], "databricks_service_principal")
-    assert [(p["application_id"], p["display_name"]) for p in principals] == [(sp, f"{env}-sp")]
-    assert principals[0]["allow_cluster_create"] is False and principals[0]["workspace_access"] is True
-    for job in resources(synthesized[env], "databricks_job"):
-        assert job["run_as"] == {"service_principal_name": sp}
-    rule_set = resources(synthesized[env], "databricks_access_control_rule_set")[0]
-    assert rule_set["name"].endswith(f"/servicePrincipals/{sp}/ruleSets/default")
-    assert "roles/servicePrincipal.user" in {rule["role"] for rule in rule_set["grant_rules"]}
+def test_deployer_run_as_and_planner_are_distinct_adopted_identities(synthesized, env):
+    stack, config = synthesized[env], deployment(env)
+    adopted = {
+        name.split("_")[1]: item["application_id"]
+        for name, item in data_sources(stack, "databricks_service_principal").items()
+    }
+    assert adopted == {
+        "run": config.service_principal.application_id,
+        "deployer": config.deployer.application_id,
+        "planner": config.planner.application_id,
+    }
+    assert len(set(adopted.values())) == 3
+    assert not resources(stack, "databricks_service_principal"), "principals are adopted, never created"
+    (current,) = data_sources(stack, "databricks_current_user").values()
+    (check,) = current["lifecycle"]["postcondition"]
+    assert check["condition"] == f'${{self.user_name == "{config.deployer.application_id}"}}'
+    assert f"hrob-{env}-deploy" in check["error_message"]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_jobs_run_as_the_environment_principal_by_reference(synthesized, env):
+    stack = synthesized[env]
+    run_as = principal_ref(stack, "run_as")
+    for job in resources(stack, "databricks_job"):
+        assert job["run_as"] == {"service_principal_name": run_as}
+    (rule_set,) = resources(stack, "databricks_access_control_rule_set")
+    assert rule_set["name"].endswith(f"/servicePrincipals/{run_as}/ruleSets/default")
+    deployer = principal_ref(stack, "deployer").replace(".application_id}", ".acl_principal_id}")
+    assert {(r["role"], tuple(r["principals"])) for r in rule_set["grant_rules"]} == {
+        ("roles/servicePrincipal.user", (deployer,)),
+        ("roles/servicePrincipal.manager", (deployer,)),
+    }
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_the_run_as_principal_checks_out_azure_repos_with_its_own_entra_identity(synthesized, env):
+    stack = synthesized[env]
+    (credential,) = resources(stack, "databricks_git_credential")
+    assert credential["git_provider"] == "azureDevOpsServicesAad"
+    assert credential["principal_id"] == principal_ref(stack, "run_as").replace(".application_id}", ".id}")
+    assert "personal_access_token" not in credential
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_principals_are_referenced_never_written_as_literal_ids(synthesized, env):
+    """Outside the data sources that adopt them, a principal appears only as a reference,
+    so Terraform looks it up before anything that names it."""
+    stack = synthesized[env]
+    literal = json.dumps(stack["resource"])
+    for identity in deployment(env).identities().values():
+        assert identity.application_id not in literal, identity.display_name
+
+
+RUN_AS_ALLOWED = {"USE_CATALOG", "USE_SCHEMA", "SELECT", "MODIFY", "CREATE_TABLE", "EXECUTE"}
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_run_as_gets_only_what_its_jobs_need(synthesized, env):
+    stack = synthesized[env]
+    run_as = principal_ref(stack, "run_as")
+    for kind in ("databricks_group_member", "databricks_entitlements", "databricks_service_principal_role"):
+        assert not resources(stack, kind), f"{kind}: no admin, entitlement or role is granted here"
+    granted = [g for g in resources(stack, "databricks_grant") if g["principal"] == run_as]
+    granted += [
+        dict(grant, **{k: v for k, v in g.items() if k != "grant"})
+        for g in resources(stack, "databricks_grants")
+        for grant in g["grant"]
+        if grant["principal"] == run_as
+    ]
+    settings = load_settings(env).environment
+    own_schema = {f"${{databricks_schema.{name}.id}}" for name in stack["resource"]["databricks_schema"]}
+    allowed = {settings.catalog, settings.source_schema.split(".")[0], settings.source_schema, *own_schema}
+    assert granted
+    for grant in granted:
+        assert set(grant["privileges"]) <= RUN_AS_ALLOWED, grant
+        assert (grant.get("catalog") or grant.get("schema")) in allowed, grant
+    for assignment in resources(stack, "azurerm_role_assignment"):
+        assert run_as not in json.dumps(assignment) and "identity_run_as" not in json.dumps(assignment)
+    levels = {
+        (c["service_principal_name"], c["permission_level"])
+        for p in resources(stack, "databricks_permissions")
+        for c in p["access_control"]
+        if c.get("service_principal_name") == run_as
+    }
+    assert {level for _, level in levels} <= {"CAN_MANAGE_RUN", "CAN_MANAGE", "CAN_READ"}
+    manages = [
+        p
+        for p in resources(stack, "databricks_permissions")
+        if (run_as, "CAN_MANAGE")
+        in {(c.get("service_principal_name"), c["permission_level"]) for c in p["access_control"]}
+    ]
+    assert all("experiment_id" in p for p in manages), "run-as manages its experiment and nothing else"
 
 
 def test_dev_jobs_run_as_the_developer(synthesized):
-    assert not resources(synthesized["dev"], "databricks_service_principal")
+    assert not data_sources(synthesized["dev"], "databricks_service_principal")
     for job in resources(synthesized["dev"], "databricks_job"):
         assert "run_as" not in job
 
 
 def test_each_principal_appears_only_in_its_own_environment(synthesized):
-    staging, prod = service_principal_id("staging"), service_principal_id("prod")
-    assert staging not in json.dumps(synthesized["prod"])
-    assert prod not in json.dumps(synthesized["staging"])
-    assert staging not in json.dumps(synthesized["dev"]) and prod not in json.dumps(synthesized["dev"])
+    for env in ("staging", "prod"):
+        for identity in deployment(env).identities().values():
+            for other, stack in synthesized.items():
+                if other != env:
+                    assert identity.application_id not in json.dumps(stack), f"{env} {identity.display_name} in {other}"
 
 
 @pytest.mark.parametrize(("env", "level"), [("dev", "CAN_MANAGE"), ("staging", "CAN_VIEW"), ("prod", "CAN_VIEW")])
 def test_job_permissions_least_privilege(synthesized, env, level):
+    stack = synthesized[env]
     group = load_settings(env).project.platform.data_science_group
-    permissions = [p for p in resources(synthesized[env], "databricks_permissions") if "job_id" in p]
+    permissions = [p for p in resources(stack, "databricks_permissions") if "job_id" in p]
     assert len(permissions) == len(JOBS)
     for permission in permissions:
         controls = {
@@ -174,24 +278,34 @@ def test_job_permissions_least_privilege(synthesized, env, level):
         }
         expected = {group: level}
         if env != "dev":
-            expected[service_principal_id(env)] = "CAN_MANAGE"
+            expected[principal_ref(stack, "run_as")] = "CAN_MANAGE_RUN"
+            expected[principal_ref(stack, "planner")] = "CAN_VIEW"
         assert controls == expected
 
 
 @pytest.mark.parametrize(
-    ("env", "experiment", "model"),
+    ("env", "folder_level", "experiment", "model"),
     [
-        ("dev", "CAN_MANAGE", ["ALL_PRIVILEGES"]),
-        ("staging", "CAN_READ", ["EXECUTE"]),
-        ("prod", "CAN_READ", ["EXECUTE"]),
+        ("dev", "CAN_MANAGE", "CAN_MANAGE", ["ALL_PRIVILEGES"]),
+        ("staging", "CAN_READ", "CAN_READ", ["EXECUTE"]),
+        ("prod", "CAN_READ", "CAN_READ", ["EXECUTE"]),
     ],
 )
-def test_experiment_model_and_schema_per_environment(synthesized, env, experiment, model):
+def test_experiment_model_and_schema_per_environment(synthesized, env, folder_level, experiment, model):
     settings = load_settings(env)
     stack = synthesized[env]
     group = settings.project.platform.data_science_group
     (exp,) = resources(stack, "databricks_mlflow_experiment")
     assert exp["name"] == settings.environment.experiment_path
+    assert not exp["name"].startswith("/Shared/"), "everything under /Shared is all users: Can Manage"
+    (folder,) = data_sources(stack, "databricks_directory").values()
+    assert folder["path"] == settings.environment.experiment_folder == exp["name"].rsplit("/", 1)[0]
+    (folder_acl,) = [p for p in resources(stack, "databricks_permissions") if "directory_path" in p]
+    folder_levels = {
+        (c.get("group_name") or c.get("service_principal_name")): c["permission_level"]
+        for c in folder_acl["access_control"]
+    }
+    assert folder_levels[group] == folder_level
     (exp_permissions,) = [p for p in resources(stack, "databricks_permissions") if "experiment_id" in p]
     levels = {
         (c.get("group_name") or c.get("service_principal_name")): c["permission_level"]
@@ -202,28 +316,71 @@ def test_experiment_model_and_schema_per_environment(synthesized, env, experimen
     assert f"{registered['catalog_name']}.{registered['schema_name']}.{registered['name']}" == settings.model_name
     (schema,) = resources(stack, "databricks_schema")
     assert (schema["catalog_name"], schema["name"]) == (settings.environment.catalog, settings.environment.db_schema)
-    grants = {g.get("model") or g.get("schema"): g["grant"] for g in resources(stack, "databricks_grants")}
-    assert grants[settings.model_name] == [{"principal": group, "privileges": model}]
+    model_grants = [g for g in resources(stack, "databricks_grants") if "model" in g]
+    assert model_grants[0]["grant"] == [{"principal": group, "privileges": model}]
     if env != "dev":
-        assert registered["owner"] == schema["owner"] == service_principal_id(env)
+        run_as = principal_ref(stack, "run_as")
+        assert registered["owner"] == run_as
+        assert folder_levels[principal_ref(stack, "deployer")] == "CAN_MANAGE"
+        assert folder_levels[run_as] == folder_levels[principal_ref(stack, "planner")] == "CAN_READ"
+        assert levels[run_as] == "CAN_MANAGE"
         sources = [g for g in resources(stack, "databricks_grant") if g.get("schema")]
         assert sources == [
-            {
-                "principal": service_principal_id(env),
-                "privileges": ["USE_SCHEMA", "SELECT"],
-                "schema": settings.environment.source_schema,
-            }
+            {"principal": run_as, "privileges": ["USE_SCHEMA", "SELECT"], "schema": settings.environment.source_schema}
         ]
 
 
-def test_state_keys_are_distinct_and_remote(synthesized):
-    keys = []
+def test_experiment_folders_are_per_environment(synthesized):
+    folders = [
+        next(iter(data_sources(stack, "databricks_directory").values()))["path"] for stack in synthesized.values()
+    ]
+    assert len(set(folders)) == len(folders)
+
+
+def test_each_environment_keeps_its_state_in_its_own_container(synthesized):
+    containers = []
     for env, stack in synthesized.items():
         backend = stack["terraform"]["backend"]["azurerm"]
         assert backend["use_azuread_auth"] is True
         assert backend["key"] == f"hrob/{env}.tfstate"
-        keys.append(backend["key"])
-    assert len(set(keys)) == len(keys)
+        assert backend["container_name"] == deployment(env).state_container
+        assert set(backend) == {
+            "container_name",
+            "key",
+            "resource_group_name",
+            "storage_account_name",
+            "use_azuread_auth",
+        }
+        containers.append(backend["container_name"])
+    assert len(set(containers)) == len(containers)
+
+
+def test_every_stack_requires_the_pinned_terraform(synthesized):
+    version = load_settings("prod").project.platform.terraform_version
+    for stack in synthesized.values():
+        assert stack["terraform"]["required_version"] == f"= {version}"
+
+
+def test_the_external_location_waits_for_its_role_assignment_to_propagate(synthesized):
+    for stack in synthesized.values():
+        (location,) = resources(stack, "databricks_external_location")
+        (sleep_name,) = [d for d in location["depends_on"] if d.startswith("time_sleep.")]
+        sleep = stack["resource"]["time_sleep"][sleep_name.split(".")[1]]
+        assert sleep["triggers"]["role_assignment"].startswith(
+            "${azurerm_role_assignment.storage_connector_writes_data"
+        )
+        assert int(sleep["create_duration"].rstrip("s")) >= 60
+        (scope,) = resources(stack, "databricks_secret_scope")
+        assert any(
+            d.startswith("azurerm_role_assignment.storage_databricks_reads_secrets") for d in scope["depends_on"]
+        )
+
+
+def test_resource_groups_are_adopted_not_created(synthesized):
+    for env, stack in synthesized.items():
+        assert not resources(stack, "azurerm_resource_group")
+        (group,) = data_sources(stack, "azurerm_resource_group").values()
+        assert group["name"] == deployment(env).azure.resource_group_name
 
 
 def _lifecycle_protected(stack: dict) -> set[str]:
@@ -288,12 +445,20 @@ def test_no_secrets_anywhere(synthesized):
                     assert not pattern.search(value), f"{env}: {path} looks like a secret"
 
 
-def test_providers_take_credentials_from_the_environment(synthesized):
+def test_every_provider_authenticates_one_way_through_the_azure_cli(synthesized):
     for stack in synthesized.values():
         (databricks,) = stack["provider"]["databricks"]
-        assert set(databricks) == {"host", "azure_workspace_resource_id"}
+        assert databricks == {
+            "host": load_settings("prod").project.platform.workspace_host,
+            "azure_workspace_resource_id": load_settings("prod").project.platform.workspace_resource_id,
+            "auth_type": "azure-cli",
+        }
         (azurerm,) = stack["provider"]["azurerm"]
-        assert set(azurerm) <= {"features", "storage_use_azuread"}
+        assert {k: v for k, v in azurerm.items() if k.startswith("use_")} == {
+            "use_cli": True,
+            "use_msi": False,
+            "use_oidc": False,
+        }
 
 
 def test_outputs(synthesized):

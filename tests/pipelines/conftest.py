@@ -51,7 +51,7 @@ class StandIn:
                 self.end_headers()
                 self.wfile.write(data)
 
-            do_GET = do_POST = _serve
+            do_GET = do_POST = do_PATCH = _serve
 
             def log_message(self, *args):  # keep test output clean
                 pass

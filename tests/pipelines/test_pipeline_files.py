@@ -14,7 +14,7 @@ import yaml
 from ml.runtime.paths import REPO_ROOT
 
 PIPELINES = REPO_ROOT / "pipelines"
-SCHEMA = REPO_ROOT.parent / "shared" / "schemas" / "azure-pipelines.schema.json"
+SCHEMA = PIPELINES / "schema" / "azure-pipelines.schema.json"  # vendored with its MIT licence
 TOP_LEVEL = sorted(PIPELINES.glob("*.yml"))
 EXPRESSION = re.compile(r"\$\{\{\s*parameters\.(\w+)\s*\}\}")
 
@@ -132,25 +132,87 @@ def test_the_reference_check_notices_a_missing_target():
     assert "deploy" in make_targets() and "deploy-everything" not in make_targets()
 
 
+def jobs_of(pipeline: dict) -> list[dict]:
+    return [job for stage in pipeline["stages"] for job in stage["jobs"]]
+
+
+def steps_of(job: dict) -> list[dict]:
+    return job.get("steps") or job["strategy"]["runOnce"]["deploy"]["steps"]
+
+
+def azure_steps(job: dict) -> list[dict]:
+    return [s for s in steps_of(job) if s.get("task") == "AzureCLI@2"]
+
+
 def test_the_flow_per_branch():
     pr = expanded(PIPELINES / "pull-request.yml")
-    assert pr["trigger"] == "none" and set(pr["pr"]["branches"]["include"]) == {"main", "release"}
-    diffs = [j for s in pr["stages"] for j in s["jobs"] if j.get("job", "").startswith("diff_")]
-    assert [j["job"] for j in diffs] == ["diff_staging", "diff_prod"]
-    assert "refs/heads/release" in diffs[1]["condition"]
+    assert pr["trigger"] == "none" and pr["pr"] == "none", "Azure Repos starts it by branch policy, not pr:"
+    plans = [j for j in jobs_of(pr) if j.get("job", "").startswith("plan_")]
+    assert [j["job"] for j in plans] == ["plan_staging", "plan_prod"]
+    assert "refs/heads/release" in plans[1]["condition"]
     main = expanded(PIPELINES / "main.yml")
     assert main["trigger"]["branches"]["include"] == ["main"]
-    deploy = next(s for s in main["stages"] if s["stage"] == "deploy_staging")
-    job = deploy["jobs"][0]
-    assert job["environment"] == "hrob-staging"
-    steps = job["strategy"]["runOnce"]["deploy"]["steps"]
-    azure = [s for s in steps if s.get("task") == "AzureCLI@2"]
-    assert all(s["inputs"]["azureSubscription"] == "hrob-staging-sp" for s in azure)
-    assert [s["inputs"]["arguments"] for s in azure] == ["make deploy ENV=staging", "make train-remote ENV=staging"]
+    deploy = next(s for s in main["stages"] if s["stage"] == "deploy_staging")["jobs"][0]
+    assert deploy["environment"] == "hrob-staging"
+    assert [s["inputs"]["inlineScript"] for s in azure_steps(deploy)] == [
+        "make deploy ENV=staging",
+        "make train-remote ENV=staging",
+    ]
     release = expanded(PIPELINES / "release.yml")
     prod = next(s for s in release["stages"] if s["stage"] == "deploy_prod")["jobs"][0]
     assert prod["environment"] == "hrob-prod"
-    assert "make smoke ENV=prod" in json.dumps(prod)
+    assert [s["inputs"]["inlineScript"] for s in azure_steps(prod)] == ["make deploy ENV=prod", "make smoke ENV=prod"]
+
+
+@pytest.mark.parametrize(("pipeline", "env"), [("main.yml", "staging"), ("release.yml", "prod")])
+def test_deploys_run_the_tested_commit_one_at_a_time_as_the_deployer(pipeline, env):
+    document = expanded(PIPELINES / pipeline)
+    assert document["lockBehavior"] == "sequential"
+    (deploy,) = [j for j in jobs_of(document) if j.get("deployment")]
+    steps = azure_steps(deploy)
+    assert all(s["inputs"]["azureSubscription"] == f"hrob-{env}-deploy" for s in steps)
+    assert steps[0]["env"] == {"CI": "true", "HROB_GIT_COMMIT": "$(Build.SourceVersion)"}
+
+
+def test_pull_requests_reach_no_write_identity_and_the_token_only_the_comment_step():
+    pr = expanded(PIPELINES / "pull-request.yml")
+    connections = {s["inputs"]["azureSubscription"] for j in jobs_of(pr) for s in azure_steps(j)}
+    assert connections == {"hrob-staging-plan", "hrob-prod-plan"}
+    assert "-deploy" not in json.dumps(pr)
+    for job in jobs_of(pr):
+        holders = [s for s in steps_of(job) if "System.AccessToken" in json.dumps(s)]
+        if job["job"].startswith("plan_"):
+            (holder,) = holders
+            assert holder["script"].startswith(".venv/bin/python pipelines/scripts/post_plan_comment.py")
+            assert "make" not in holder["script"] and holder["env"] == {"SYSTEM_ACCESSTOKEN": "$(System.AccessToken)"}
+        else:
+            assert not holders
+
+
+@pytest.mark.parametrize("path", TOP_LEVEL, ids=lambda p: p.name)
+def test_terraform_is_installed_at_the_pinned_version_before_any_plan_or_deploy(path):
+    for job in jobs_of(expanded(path)):
+        scripts = [s.get("script") or s.get("inputs", {}).get("inlineScript", "") for s in steps_of(job)]
+        cdktn = [i for i, s in enumerate(scripts) if re.match(r"make (plan|diff|deploy)\b", s)]
+        if cdktn:
+            assert "make terraform" in scripts[: cdktn[0]], f"{path.name}: {job.get('job') or job.get('deployment')}"
+
+
+@pytest.mark.parametrize("path", TOP_LEVEL, ids=lambda p: p.name)
+def test_every_step_authenticates_one_way(path):
+    """The Azure CLI session AzureCLI@2 opens, and nothing exported beside it."""
+    for job in jobs_of(expanded(path)):
+        for step in steps_of(job):
+            text = json.dumps(step)
+            assert "addSpnToEnvironment" not in text and "idToken" not in text and "ARM_" not in text
+            assert "DATABRICKS_TOKEN" not in text and "servicePrincipalKey" not in text
+
+
+def test_the_agents_run_the_java_spark_needs():
+    variables = {
+        v["name"]: v["value"] for v in yaml.safe_load((PIPELINES / "templates/variables.yml").read_text())["variables"]
+    }
+    assert variables["JAVA_HOME"] == "$(JAVA_HOME_17_X64)"
 
 
 def test_no_secret_in_any_pipeline():

@@ -241,3 +241,51 @@ def test_tiers_must_descend_and_end_at_zero(config_copy):
 def test_missing_configuration_directory(tmp_path):
     with pytest.raises(ConfigError, match="configuration directory not found"):
         load_settings("dev", tmp_path / "nowhere")
+
+
+def test_the_deployer_cannot_be_the_jobs_run_as_principal(config_copy):
+    def same(d):
+        d["deployment"]["deployer"]["application_id"] = d["deployment"]["service_principal"]["application_id"]
+
+    edit_yaml(config_copy / "environments/staging.yml", same)
+    with pytest.raises(
+        ConfigError,
+        match=r"staging\.yml: deployment: deployer and service_principal are the same principal .*must be distinct",
+    ):
+        load_settings("staging", config_copy)
+
+
+def test_a_service_principal_environment_needs_a_deployer(config_copy):
+    edit_yaml(config_copy / "environments/prod.yml", lambda d: d["deployment"].pop("deployer"))
+    with pytest.raises(
+        ConfigError, match=r"prod\.yml: deployment: deployer \(application_id, display_name\) is required"
+    ):
+        load_settings("prod", config_copy)
+
+
+def test_a_deployed_experiment_under_shared_is_refused(config_copy):
+    edit_yaml(config_copy / "environments/prod.yml", lambda d: d.update(experiment_path="/Shared/hrob/prod/hrob_risk"))
+    with pytest.raises(ConfigError, match=r"everything under /Shared is 'all users: Can Manage'"):
+        load_settings("prod", config_copy)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["deployment"].update(state_container="tfstate-hrob-prod"),
+            r"staging and prod share the state container tfstate-hrob-prod",
+        ),
+        (
+            lambda d: d["deployment"]["planner"].update(application_id="7b3d9f5e-1a8c-4e2b-9d6f-3c4a8b0e2f91"),
+            r"share the principal 7b3d9f5e-1a8c-4e2b-9d6f-3c4a8b0e2f91",
+        ),
+        (lambda d: d.update(experiment_path="/hrob-prod/hrob_risk"), r"share the experiment folder /hrob-prod"),
+    ],
+)
+def test_no_two_environments_share_a_principal_state_or_folder(config_copy, change, message):
+    from infra.props import check_isolation, environment_props
+
+    edit_yaml(config_copy / "environments/staging.yml", change)
+    with pytest.raises(ConfigError, match=message):
+        check_isolation([environment_props(env, config_copy) for env in ("dev", "prod", "staging")])
