@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from datetime import date
 
+AS_OF = date(2026, 6, 15)
 
-def features_for(members: int, seed: int = 42):
-    """Generate `members` (2021-01 to 2026-06), run the feature job with backfill, prepare."""
+
+def features_for(members: int, seed: int = 42, as_of: date = AS_OF):
+    """Generate `members` (2021-01 to 2026-06), run the feature job with backfill to
+    `as_of`, prepare the landmark rows labelled by then."""
     import dataclasses
 
     from ml.config.loader import load_settings
@@ -28,6 +31,6 @@ def features_for(members: int, seed: int = 42):
         cohort_spec(members, seed=seed, start="2021-01", end="2026-06"),
         overwrite=True,
     )
-    run(settings, date(2026, 6, 15), backfill_from=date(2021, 1, 1))
+    run(settings, as_of, backfill_from=date(2021, 1, 1))
     sources, store = table_store(spark, env.source_schema), table_store(spark, settings.namespace)
-    return settings, prepare(settings, build(settings, sources, store), estimator.num_workers(spark))
+    return settings, prepare(settings, build(settings, sources, store, as_of=as_of), estimator.num_workers(spark))

@@ -122,6 +122,22 @@ def profile(
         observed = "-" if e["observed"] is None else f"{e['observed']:.2f}"
         effects.add_row(name, e["measure"], observed, f"{e['target']:.2f}", f"{e['exposed']:,}", mark)
     console.print(effects)
+    timing = Table(title="When the plan sees what", title_justify="left")
+    for column in ("measure", "observed", "target", "tolerance", ""):
+        timing.add_column(column)
+    for name, t in result["timing"].items():
+        if "target" not in t:
+            timing.add_row(name, f"{t['observed']:.1f}", "", "", "")
+            continue
+        ok = checks[f"timing:{name}"]
+        timing.add_row(
+            name,
+            f"{t['observed']:.1%}",
+            f"{t['target']:.0%}",
+            f"{t['low']:.0%}-{t['high']:.0%}",
+            "[green]ok[/green]" if ok else "[red]off[/red]",
+        )
+    console.print(timing)
     missing = Table(title="Missingness", title_justify="left")
     missing.add_column("information")
     missing.add_column("missing", justify="right")

@@ -146,6 +146,9 @@ class CohortSettings(Strict):
 
 class FeatureSettings(Strict):
     lookback_months: list[PositiveInt] = [3, 6, 12, 24]
+    # A snapshot older than this at the date it is looked up for, or taken before the
+    # pregnancy began, is never used (ml/features/point_in_time.py).
+    max_snapshot_age_days: PositiveInt = 7
 
     @field_validator("lookback_months")
     @classmethod
@@ -155,6 +158,27 @@ class FeatureSettings(Strict):
         if sorted(set(value)) != value:
             raise ValueError(f"windows must be increasing and distinct, got {value}")
         return value
+
+
+class Landmark(Strict):
+    """A moment a pregnancy is scored at: its identification (no week) or a gestational week."""
+
+    name: Identifier
+    week: Annotated[int, Field(ge=4, le=40)] | None = None
+
+
+def check_landmarks(value: list[Landmark]) -> list[Landmark]:
+    if not value:
+        raise ValueError("at least one landmark is required")
+    names = [landmark.name for landmark in value]
+    if len(set(names)) != len(names):
+        raise ValueError(f"landmark names must be distinct, got {names}")
+    if sum(landmark.week is None for landmark in value) > 1:
+        raise ValueError("only one landmark can be the identification (a landmark without a week)")
+    weeks = [landmark.week for landmark in value if landmark.week is not None]
+    if weeks != sorted(set(weeks)):
+        raise ValueError(f"landmark weeks must increase, got {weeks}")
+    return value
 
 
 class _Bounded(Strict):
@@ -298,6 +322,11 @@ class InferenceSettings(Strict):
     # approximate: path attribution (ml/training/attribution.py); exact: TreeSHAP (scoring ~7x slower)
     factor_method: Literal["approximate", "exact"] = "approximate"
 
+    @property
+    def outreach_cutoff(self) -> float:
+        """The lowest score that reaches an outreach tier."""
+        return min(t.min_score for t in self.tiers if t.name in self.outreach.tiers)
+
     @model_validator(mode="after")
     def _tiers(self) -> InferenceSettings:
         if not self.tiers:
@@ -318,11 +347,17 @@ class ProjectConfig(Strict):
     model: ModelSettings
     platform: PlatformSettings
     runtime: RuntimeSettings
+    landmarks: list[Landmark]
     cohort: CohortSettings = CohortSettings()
     features: FeatureSettings = FeatureSettings()
     training: TrainingSettings
     validation: ValidationSettings
     inference: InferenceSettings
+
+    @field_validator("landmarks")
+    @classmethod
+    def _landmarks(cls, value: list[Landmark]) -> list[Landmark]:
+        return check_landmarks(value)
 
 
 # ---------------------------------------------------------------- environments/<env>.yml

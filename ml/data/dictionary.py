@@ -15,8 +15,8 @@ def render() -> str:
         "Generated from `ml/data/schema.py` by `hrob data dictionary`; do not edit by hand.",
         "",
         "Source tables are what the plan's data platform provides (on Databricks) or what",
-        "`hrob data generate` writes (locally). `oracle_episode_risk` exists only for",
-        "synthetic cohorts and no feature may read it.",
+        "`hrob data generate` writes (locally). Tables marked generator only exist only for",
+        "synthetic cohorts and no feature may read them.",
         "",
     ]
     for table in GENERATED_TABLES.values():

@@ -93,21 +93,32 @@ EPISODES = Table(
     (
         EPISODE_ID,
         MEMBER_ID,
-        Column("lmp_date", "date", "Last menstrual period (gestational day 0)."),
-        Column("index_date", "date", "Prediction date: gestational week 12. Features use data before it only."),
+        Column("lmp_date", "date", "Last menstrual period (gestational day 0), as estimated from claims."),
+        Column(
+            "identified_date",
+            "date",
+            "When the plan received the episode's first pregnancy-related claim (mostly the first prenatal "
+            "visit): from the next day on it knows of the pregnancy. Episodes not yet identified are absent.",
+        ),
         Column("expected_delivery_date", "date", "LMP + 280 days."),
         Column(
             "delivery_date",
             "date",
             "Date of delivery (live or stillbirth).",
-            "not delivered by the data cut-off (open episode)",
+            "the delivery's claim not received by the data cut-off (open episode, as far as the plan knows)",
         ),
-        Column("gestational_age_weeks", "int", "Completed weeks at delivery.", "open episode"),
+        Column(
+            "delivery_recorded_date",
+            "date",
+            "When the plan received the delivery's claim: until then it sees the pregnancy as open.",
+            "as delivery_date",
+        ),
+        Column("gestational_age_weeks", "int", "Completed weeks at delivery.", "as delivery_date"),
         Column(
             "plurality",
             "int",
             "Number of fetuses delivered (1 or 2). Known at delivery: not a feature.",
-            "open episode",
+            "as delivery_date",
         ),
     ),
 )
@@ -157,6 +168,12 @@ ENCOUNTERS = Table(
         MEMBER_ID,
         Column("encounter_date", "date", "Date of service (admission date for stays)."),
         Column(
+            "received_date",
+            "date",
+            "When the plan received the claim (professional and facility claims: weeks after the service, "
+            "most within three months; a stay's after the discharge).",
+        ),
+        Column(
             "encounter_type",
             "string",
             "primary_care, emergency, inpatient, behavioral_health, prenatal or mfm_specialist.",
@@ -173,6 +190,7 @@ DIAGNOSES = Table(
         Column("claim_line_id", "bigint", "Claim line identifier."),
         MEMBER_ID,
         Column("service_date", "date", "Date of service."),
+        Column("received_date", "date", "When the plan received the claim line (as encounters)."),
         Column("icd10_code", "string", "ICD-10-CM code without the dot (O0921 for O09.21)."),
     ),
 )
@@ -185,6 +203,12 @@ PHARMACY_FILLS = Table(
         Column("fill_id", "bigint", "Pharmacy claim identifier."),
         MEMBER_ID,
         Column("fill_date", "date", "Date dispensed."),
+        Column(
+            "received_date",
+            "date",
+            "When the plan received the pharmacy claim (adjudicated at the point of sale: the same day, "
+            "now and then the next).",
+        ),
         Column("drug_class", "string", "Therapeutic class (see ml/data/value_sets.py: DRUG_CLASSES)."),
         Column("days_supply", "int", "Days supplied."),
     ),
@@ -198,6 +222,7 @@ LAB_RESULTS = Table(
         Column("lab_id", "bigint", "Lab order identifier."),
         MEMBER_ID,
         Column("order_date", "date", "Date ordered."),
+        Column("received_date", "date", "When the result reached the plan (lab feeds: within days)."),
         Column("test_code", "string", "Test (see ml/data/value_sets.py: LAB_TESTS)."),
         Column(
             "result_value",
@@ -217,12 +242,13 @@ SDOH_SCREENINGS = Table(
         Column("screening_id", "bigint", "Screening identifier."),
         MEMBER_ID,
         Column("screening_date", "date", "Date of the screening."),
+        Column("received_date", "date", "When the screening reached the plan (assessment feeds: within two weeks)."),
         Column("domain", "string", "Need screened (see ml/data/value_sets.py: SDOH_DOMAINS)."),
         Column("answer", "string", "yes (need present), no, or declined."),
     ),
 )
 
-TRUTH = "Generator truth at the index date."
+TRUTH = "Generator truth at the start of the pregnancy."
 
 ORACLE = Table(
     "oracle_episode_risk",
@@ -248,6 +274,12 @@ ORACLE = Table(
         Column("stimulant_use_disorder", "boolean", TRUTH),
         Column("homeless", "boolean", TRUTH + " Homeless during this pregnancy."),
         Column("inadequate_prenatal_care", "boolean", TRUTH),
+        Column(
+            "prenatal_care_start_week",
+            "double",
+            "Generator truth: gestational week of the first prenatal visit.",
+            "no prenatal visit before the delivery",
+        ),
         Column("twins", "boolean", TRUTH),
         Column("nulliparous", "boolean", TRUTH),
         Column("prior_preterm_birth", "boolean", TRUTH),
@@ -276,4 +308,14 @@ SOURCE_TABLES: dict[str, Table] = {
         SDOH_SCREENINGS,
     )
 }
-GENERATED_TABLES: dict[str, Table] = {**SOURCE_TABLES, ORACLE.name: ORACLE}
+# Diagnosis lines of services on or before the cut-off that had not reached the plan by then.
+DIAGNOSES_IN_TRANSIT = Table(
+    "oracle_diagnoses_in_transit",
+    "Generator-only truth: diagnosis lines served on or before the data cut-off but received after "
+    "it (incurred, not yet reported). No feature may read it; it measures what the plan could not "
+    "have known, such as the share of an outreach list already coded with what the model anticipates.",
+    DIAGNOSES.key,
+    DIAGNOSES.columns,
+)
+GENERATOR_ONLY: tuple[Table, ...] = (ORACLE, DIAGNOSES_IN_TRANSIT)
+GENERATED_TABLES: dict[str, Table] = {**SOURCE_TABLES, **{t.name: t for t in GENERATOR_ONLY}}

@@ -55,8 +55,20 @@ class TableStore(ABC):
             self.overwrite(df, table)
 
     @abstractmethod
-    def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
-        """Replace the partitions (dates in `column`) present in `df`; keep all others."""
+    def replace_partitions(
+        self,
+        df: DataFrame,
+        table: str,
+        column: str,
+        values: list[date] | None = None,
+        partition_by: str | None = None,
+    ) -> list[date]:
+        """Replace the rows whose `column` (a date) is one present in `df`, or exactly one of
+        `values` when given (a value `df` has no rows for is cleared); keep all others.
+
+        The table is stored partitioned by `partition_by` (default: `column`); a coarser
+        partition (the month of `column`, say) keeps the number of files small when every
+        day has a few rows, and only the partitions holding replaced rows are rewritten."""
 
     @abstractmethod
     def location(self, table: str) -> str:
@@ -77,7 +89,7 @@ class TableStore(ABC):
         return self.read(table)
 
     @staticmethod
-    def _partition_values(df: DataFrame, column: str) -> list[date]:
+    def _partition_values(df: DataFrame, column: str, declared: list[date] | None = None) -> list[date]:
         if column not in df.columns:
             raise DataError(f"cannot partition by '{column}': no such column")
         values = sorted(row[0] for row in df.select(column).distinct().collect())
@@ -85,7 +97,14 @@ class TableStore(ABC):
             raise DataError(f"cannot partition by '{column}': it has null values")
         if any(not isinstance(v, date) for v in values):
             raise DataError(f"cannot partition by '{column}': partition columns must be dates")
-        return values
+        if declared is None:
+            return values
+        outside = sorted(set(values) - set(declared))
+        if outside:
+            raise DataError(f"rows for {column} {outside[0]} outside the partitions being replaced")
+        if not declared:
+            raise DataError(f"no {column} partition named to replace")
+        return sorted(set(declared))
 
 
 class LocalParquetStore(TableStore):
@@ -139,12 +158,22 @@ class LocalParquetStore(TableStore):
         for table, version in staged:
             self._commit(table, version)
 
-    def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
-        values = self._partition_values(df, column)
-        self._commit(table, self._stage(table, df, partition_by=column, replaced=values))
+    def replace_partitions(
+        self,
+        df: DataFrame,
+        table: str,
+        column: str,
+        values: list[date] | None = None,
+        partition_by: str | None = None,
+    ) -> list[date]:
+        values = self._partition_values(df, column, values)
+        replacing = (column, values)
+        self._commit(table, self._stage(table, df, partition_by=partition_by or column, replaced=replacing))
         return values
 
-    def _stage(self, table: str, df: DataFrame, partition_by: str | None, replaced: list[date] | None) -> Path:
+    def _stage(
+        self, table: str, df: DataFrame, partition_by: str | None, replaced: tuple[str, list[date]] | None
+    ) -> Path:
         """Write a complete new version of the table beside the live one; nothing reads it yet."""
         table_dir = self._table_dir(table)
         table_dir.mkdir(parents=True, exist_ok=True)
@@ -158,8 +187,8 @@ class LocalParquetStore(TableStore):
             if partition_by:
                 writer = writer.partitionBy(partition_by)
             writer.parquet(str(version))
-            if partition_by and previous is not None:
-                self._carry_over(previous, version, df, partition_by, replaced=replaced or [])
+            if partition_by and previous is not None and replaced is not None:
+                self._carry_over(previous, version, df, partition_by, *replaced)
             meta = {"schema": json.loads(df.schema.json()), "partition_by": partition_by}
             (version / METADATA).write_text(json.dumps(meta, indent=1))
         except BaseException:
@@ -176,45 +205,56 @@ class LocalParquetStore(TableStore):
         # The version just replaced stays, so a reader that started on it can finish.
         self._remove_stale(table_dir, keep={version.name, previous.name if previous else ""})
 
-    def _carry_over(self, previous: Path, version: Path, df: DataFrame, column: str, replaced: list[date]):
-        """Bring every partition not being replaced from the previous version into the new one."""
-        old_meta = json.loads((previous / METADATA).read_text())
-        if old_meta.get("partition_by") != column:
-            raise DataError(
-                f"table {self.namespace}: cannot replace partitions by '{column}' of a table "
-                f"partitioned by '{old_meta.get('partition_by')}'"
-            )
-        replaced_dirs = {f"{column}={value.isoformat()}" for value in replaced}
-        kept = [
-            p
-            for p in previous.iterdir()
-            if p.is_dir() and p.name.startswith(f"{column}=") and p.name not in replaced_dirs
-        ]
-        if not kept:
-            return
-        if _columns(old_meta["schema"]) == _columns(json.loads(df.schema.json())):
-            for partition in kept:
-                _link_tree(partition, version / partition.name)
-            return
-        # The columns changed (a feature was added, say): rewrite the kept partitions
-        # under the new schema, missing columns as nulls.
+    def _carry_over(
+        self, previous: Path, version: Path, df: DataFrame, partition_by: str, column: str, replaced: list[date]
+    ) -> None:
+        """Bring every row not being replaced from the previous version into the new one:
+        untouched partitions by hard links, partitions that also hold replaced rows rewritten
+        without them (and every kept row rewritten when the columns changed)."""
         from pyspark.sql import functions as F
         from pyspark.sql.types import StructType
 
-        old = (
-            self.spark.read.schema(StructType.fromJson(old_meta["schema"]))
-            .parquet(str(previous))
-            .where(~F.col(column).isin(replaced))
-        )
-        aligned = old.unionByName(df.limit(0), allowMissingColumns=True).select(*df.columns)
+        old_meta = json.loads((previous / METADATA).read_text())
+        if old_meta.get("partition_by") != partition_by:
+            raise DataError(
+                f"table {self.namespace}: cannot write partitions by '{partition_by}' into a table "
+                f"partitioned by '{old_meta.get('partition_by')}'"
+            )
+        old = self.spark.read.schema(StructType.fromJson(old_meta["schema"])).parquet(str(previous))
+        if partition_by == column:
+            touched = {f"{column}={value.isoformat()}" for value in replaced}
+        else:
+            values = [r[0] for r in old.where(F.col(column).isin(replaced)).select(partition_by).distinct().collect()]
+            touched = {f"{partition_by}={_partition_text(value)}" for value in values}
+        folders = [p for p in previous.iterdir() if p.is_dir() and p.name.startswith(f"{partition_by}=")]
+        same_columns = _columns(old_meta["schema"]) == _columns(json.loads(df.schema.json()))
+        rewrite = [p.name for p in folders if p.name in touched and partition_by != column]
+        for partition in folders:
+            if partition.name not in touched and same_columns:
+                _link_tree(partition, version / partition.name)
+        if same_columns and not rewrite:
+            return
+        # Rows to rewrite: those of partitions that also hold replaced rows, and, when the
+        # columns changed (a feature was added, say), every kept row, missing columns as nulls.
+        names = [
+            p.name.split("=", 1)[1]
+            for p in folders
+            if (p.name in rewrite) or (not same_columns and p.name not in touched)
+        ]
+        keep = old.where(~F.col(column).isin(replaced) & F.col(partition_by).cast("string").isin(names))
+        aligned = keep.unionByName(df.limit(0), allowMissingColumns=True).select(*df.columns)
         aligned = aligned.select([aligned[c].cast(df.schema[c].dataType) for c in df.columns])
-        aligned.write.mode("append").partitionBy(column).parquet(str(version))
+        aligned.write.mode("append").partitionBy(partition_by).parquet(str(version))
 
     @staticmethod
     def _remove_stale(table_dir: Path, keep: set[str]) -> None:
         for child in table_dir.iterdir():
             if child.is_dir() and child.name not in keep:
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def _partition_text(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def _columns(schema: dict) -> list[tuple[str, str]]:
@@ -251,15 +291,24 @@ class DeltaTableStore(TableStore):
     def overwrite(self, df: DataFrame, table: str) -> None:
         (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(self._name(table)))
 
-    def replace_partitions(self, df: DataFrame, table: str, column: str) -> list[date]:
-        values = self._partition_values(df, column)
+    def replace_partitions(
+        self,
+        df: DataFrame,
+        table: str,
+        column: str,
+        values: list[date] | None = None,
+        partition_by: str | None = None,
+    ) -> list[date]:
+        values = self._partition_values(df, column, values)
+        if not values:
+            return values  # nothing written, nothing named: nothing to replace
         condition = f"{column} IN ({', '.join(repr(v.isoformat()) for v in values)})"
         (
             df.write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", condition)
             .option("mergeSchema", "true")
-            .partitionBy(column)
+            .partitionBy(partition_by or column)
             .saveAsTable(self._name(table))
         )
         return values

@@ -41,3 +41,57 @@ def classification_metrics(labels: np.ndarray, scores: np.ndarray) -> dict[str, 
         "precision_top10": precision_at(labels, scores, 0.10),
         "recall_top10": recall_at(labels, scores, 0.10),
     }
+
+
+def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict[str, float]:
+    """Calibration slope and intercept (logistic recalibration of the score's logit: slope 1
+    and intercept 0 are perfect; the intercept is calibration-in-the-large, fitted with the
+    slope held at 1) and the expected calibration error over `bins` equal-count bins."""
+    labels = np.asarray(labels, dtype=np.float64)
+    scores = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
+    logit = np.log(scores / (1 - scores))
+    slope = _logistic_fit(logit, labels)[1]
+    intercept = 0.0
+    for _ in range(50):  # Newton on a: mean(y) = mean(sigmoid(a + logit))
+        p = 1 / (1 + np.exp(-(intercept + logit)))
+        step = (labels.sum() - p.sum()) / max((p * (1 - p)).sum(), 1e-12)
+        intercept += step
+        if abs(step) < 1e-10:
+            break
+    order = np.argsort(scores, kind="stable")
+    ece = 0.0
+    for part in np.array_split(order, min(bins, len(order))):
+        if len(part):
+            ece += len(part) / len(order) * abs(labels[part].mean() - scores[part].mean())
+    return {"calibration_slope": float(slope), "calibration_intercept": float(intercept), "ece": float(ece)}
+
+
+def _logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """(intercept, slope) of a one-variable logistic regression by Newton's method."""
+    a, b = 0.0, 1.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-(a + b * x)))
+        w = np.maximum(p * (1 - p), 1e-12)
+        gradient = np.array([(y - p).sum(), ((y - p) * x).sum()])
+        hessian = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
+        try:
+            step = np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
+            break
+        a, b = a + step[0], b + step[1]
+        if np.abs(step).max() < 1e-10:
+            break
+    return float(a), float(b)
+
+
+def at_cutoff(labels: np.ndarray, scores: np.ndarray, cutoff: float) -> dict[str, float]:
+    """PPV and sensitivity of flagging every score at or above `cutoff` (the outreach tiers),
+    and the share flagged. PPV is NaN when nobody is flagged."""
+    labels = np.asarray(labels, dtype=np.int64)
+    flagged = np.asarray(scores) >= cutoff
+    positives = labels.sum()
+    return {
+        "flagged_share": float(flagged.mean()) if len(labels) else float("nan"),
+        "ppv": float(labels[flagged].mean()) if flagged.any() else float("nan"),
+        "sensitivity": float(labels[flagged].sum() / positives) if positives else float("nan"),
+    }

@@ -1,7 +1,9 @@
 """Computing every feature for a spine of (member_id, as_of) rows, in native Spark.
 
 Each event source is joined to the spine on the member, restricted to events dated
-strictly before the as-of date and within the longest look-back window, tagged with
+strictly before the as-of date and within the longest look-back window, and received
+by the plan strictly before the as-of date too (a claim is usable only once it arrived),
+tagged with
 the concept(s) it stands for, aggregated per member, date and concept, and pivoted to
 one column per feature. Counts over a window in which the member was not enrolled at
 all are missing, not zero: nothing could have been seen.
@@ -68,7 +70,8 @@ def _diagnosis_concepts(code: Column) -> Column:
 def _events(spine: DataFrame, events: DataFrame, date_column: str, lookback_days: int) -> DataFrame:
     joined = spine.join(events, "member_id")
     days = F.datediff(F.col("as_of"), F.col(date_column))
-    return joined.where((days >= 1) & (days <= lookback_days)).withColumn("_days", days)
+    arrived = F.col("received_date") < F.col("as_of")
+    return joined.where((days >= 1) & (days <= lookback_days) & arrived).withColumn("_days", days)
 
 
 def _metric(f: Feature) -> str:
@@ -242,10 +245,11 @@ def enrollment_features(
 def pregnancy_features(
     spine: DataFrame, episodes: DataFrame, outcomes: DataFrame, features: list[Feature]
 ) -> DataFrame:
-    """Prior pregnancies (outcomes recorded before the as-of date) and the current one."""
-    prior = spine.join(episodes.select("member_id", "episode_id", "delivery_date"), "member_id").where(
-        F.col("delivery_date") < F.col("as_of")
-    )
+    """Prior pregnancies (deliveries whose claim arrived, outcomes recorded, before the
+    as-of date) and the current one."""
+    prior = spine.join(
+        episodes.select("member_id", "episode_id", "delivery_date", "delivery_recorded_date"), "member_id"
+    ).where(F.col("delivery_recorded_date") < F.col("as_of"))
     prior = prior.join(outcomes.drop("member_id", "delivery_date"), "episode_id", "left")
     known = F.col("recorded_date") < F.col("as_of")
     aggregates = [F.count("*").alias("_prior_count"), F.max("delivery_date").alias("_last_delivery")]
@@ -269,11 +273,13 @@ def pregnancy_features(
 
 
 def with_current_pregnancy(spine: DataFrame, episodes: DataFrame) -> DataFrame:
-    """The LMP of the pregnancy under way on the as-of date, if any."""
-    current = spine.join(episodes.select("member_id", "lmp_date", "delivery_date"), "member_id").where(
-        (F.col("lmp_date") <= F.col("as_of"))
-        & (F.col("delivery_date").isNull() | (F.col("delivery_date") > F.col("as_of")))
-    )
+    """The LMP of the pregnancy under way on the as-of date as the plan saw it: identified
+    before that day, its delivery not yet known."""
+    from ml.features.spine import is_open
+
+    current = spine.join(
+        episodes.select("member_id", "lmp_date", "identified_date", "delivery_recorded_date"), "member_id"
+    ).where(is_open(F.col("as_of")))
     return spine.join(current.groupBy(*KEYS).agg(F.max("lmp_date").alias("current_lmp")), KEYS, "left")
 
 

@@ -45,10 +45,11 @@ def run(settings: Settings, as_of: date, backfill_from: date | None = None) -> d
     for table, count in checked.rejected_counts.items():
         log(f"{count:,} {table} rows rejected (see {table}__rejected)")
 
-    rows = build_spine(checked.tables["episodes"], as_of, backfill_from).cache()
+    catch_up = settings.project.features.max_snapshot_age_days
+    rows = build_spine(checked.tables["episodes"], as_of, settings.project.landmarks, catch_up, backfill_from).cache()
     spine_rows = rows.count()
     if spine_rows == 0:
-        raise DataError(f"no pregnancy is open on {as_of} and nothing to backfill: no snapshot to write")
+        raise DataError(f"no pregnancy reached a landmark in the {catch_up} days to {as_of}: no snapshot to write")
     log(f"{spine_rows:,} member snapshots to compute" + (f" (backfill from {backfill_from})" if backfill_from else ""))
 
     computed = [f.name for f in catalogue(windows)]
@@ -58,8 +59,11 @@ def run(settings: Settings, as_of: date, backfill_from: date | None = None) -> d
     log(f"computed {written:,} snapshots")  # one per key: the spine is distinct and every part joins to it
 
     log(f"writing {written:,} rows x {len(computed)} features to {target.namespace}.{outputs.FEATURES}")
+    partitioned = features.withColumn(outputs.FEATURE_PARTITION, F.trunc("as_of", "month").cast("date"))
     with wide_rows(spark):
-        dates = target.replace_partitions(features, outputs.FEATURES, "as_of")
+        dates = target.replace_partitions(
+            partitioned, outputs.FEATURES, "as_of", partition_by=outputs.FEATURE_PARTITION
+        )
     target.declare_primary_key(outputs.FEATURES, list(outputs.FEATURE_KEY), timeseries="as_of")
     if checked.rejected:
         target.overwrite_many(checked.rejected)

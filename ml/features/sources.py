@@ -5,8 +5,8 @@ Two kinds of problem, handled differently (documented in the README):
   duplicate key): the job stops with one line naming the table, the column and the
   number of offending rows. No feature can be trusted, and guessing which of two
   duplicate rows is right would hide an upstream fault.
-- a row holds an impossible value (a birth date after the as-of date, an index date
-  after the delivery, a gestational age outside 16-45 weeks): the row is moved to
+- a row holds an impossible value (a birth date after the as-of date, a pregnancy
+  identified before it began, a gestational age outside 16-45 weeks): the row is moved to
   `<table>__rejected` with the reason, and the job goes on without it, so one bad
   record does not stop a plan's daily scoring.
 
@@ -36,7 +36,7 @@ FEATURE_SOURCES = (
     S.LAB_RESULTS,
     S.SDOH_SCREENINGS,
 )
-assert S.ORACLE not in FEATURE_SOURCES
+assert not set(S.GENERATOR_ONLY) & set(FEATURE_SOURCES)
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,13 @@ class RowRule:
 def row_rules(as_of: date) -> list[RowRule]:
     return [
         RowRule(S.MEMBERS.name, "birth date after the as-of date (negative age)", F.col("birth_date") > F.lit(as_of)),
-        RowRule(S.EPISODES.name, "index date after the delivery date", F.col("index_date") > F.col("delivery_date")),
         RowRule(
-            S.EPISODES.name, "index date before the last menstrual period", F.col("index_date") < F.col("lmp_date")
+            S.EPISODES.name,
+            "identified before the last menstrual period",
+            F.col("identified_date") < F.col("lmp_date"),
+        ),
+        RowRule(
+            S.EPISODES.name, "delivery before the last menstrual period", F.col("delivery_date") < F.col("lmp_date")
         ),
         RowRule(
             S.EPISODES.name, "gestational age outside 16 to 45 weeks", ~F.col("gestational_age_weeks").between(16, 45)

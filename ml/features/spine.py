@@ -1,44 +1,48 @@
-"""Which (member_id, as_of) snapshots the feature job writes.
+"""Which (member_id, as_of) snapshots the feature job writes: one per episode at each
+landmark it reaches, dated the landmark day, which is what training and scoring look up
+(ml/features/landmarks.py).
 
-A daily run on date D snapshots every member with a pregnancy open on D (index date
-reached, not yet delivered): the rows inference scores, and in production, run after
-run, a row for every episode on its index date. A backfill emulates that history for
-past episodes at a weekly cadence: each episode indexed since the backfill date gets
-one snapshot on the first day of its index week (counted from the backfill date), so
-its point-in-time lookup finds a row at most six days old.
+A daily run on date D snapshots the landmarks reached in the last
+`features.max_snapshot_age_days` days up to D (a missed day is caught up; a snapshot
+computed later still sees only rows received before its date). A backfill emulates that
+history for past episodes: every landmark reached since the backfill date.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-BACKFILL_EVERY_DAYS = 7
+from ml.config.models import Landmark
+from ml.features.landmarks import landmark_rows
 
 
-def is_open(day: date) -> Column:
-    """An episode's pregnancy is open on `day`: index date reached, not yet delivered."""
-    return (F.col("index_date") <= F.lit(day)) & (
-        F.col("delivery_date").isNull() | (F.col("delivery_date") > F.lit(day))
+def is_open(day: Column | date) -> Column:
+    """The pregnancy is open on `day` as far as the plan knows: its identifying claim arrived
+    before that day and the delivery's claim had not."""
+    day = day if isinstance(day, Column) else F.lit(day)
+    return (F.col("identified_date") < day) & (
+        F.col("delivery_recorded_date").isNull() | (F.col("delivery_recorded_date") >= day)
     )
 
 
-def open_on(episodes: DataFrame, day: date) -> DataFrame:
-    """Members with a pregnancy open on `day`."""
-    return episodes.where(is_open(day)).select("member_id", F.lit(day).alias("as_of"))
+def landmark_snapshots(episodes: DataFrame, start: date, until: date, landmarks: list[Landmark]) -> DataFrame:
+    """A snapshot at every landmark an episode reached in [start, until]."""
+    rows = landmark_rows(episodes, landmarks)
+    within = (F.col("landmark_date") >= F.lit(start)) & (F.col("landmark_date") <= F.lit(until))
+    return rows.where(within).select("member_id", F.col("landmark_date").alias("as_of"))
 
 
-def backfill(episodes: DataFrame, start: date, until: date, every_days: int = BACKFILL_EVERY_DAYS) -> DataFrame:
-    """One snapshot per episode indexed in [start, until), dated the start of its index week."""
-    offset = F.floor(F.datediff(F.col("index_date"), F.lit(start)) / every_days) * every_days
-    indexed = (F.col("index_date") >= F.lit(start)) & (F.col("index_date") < F.lit(until))
-    return episodes.where(indexed).select("member_id", F.date_add(F.lit(start), offset.cast("int")).alias("as_of"))
-
-
-def spine(episodes: DataFrame, as_of: date, backfill_from: date | None = None) -> DataFrame:
-    rows = open_on(episodes, as_of)
+def spine(
+    episodes: DataFrame,
+    as_of: date,
+    landmarks: list[Landmark],
+    catch_up_days: int,
+    backfill_from: date | None = None,
+) -> DataFrame:
+    start = as_of - timedelta(days=catch_up_days)
     if backfill_from is not None:
-        rows = rows.unionByName(backfill(episodes, backfill_from, as_of))
-    return rows.distinct()
+        start = min(start, backfill_from)
+    return landmark_snapshots(episodes, start, as_of, landmarks).distinct()

@@ -1,6 +1,16 @@
-"""The `score` task: every pregnancy open on the scoring date, scored by the champion
-from point-in-time features, written to the predictions table (partitioned by scoring
-date: a rerun replaces that date only; a failure leaves the table as it was)."""
+"""The `score` task: each pregnancy open on the scoring date, scored by the champion at the
+newest landmark it has reached, once per landmark, from the features the plan had at
+that landmark; written to the predictions table, partitioned by scoring date.
+
+- Open, as the plan saw it: identified before the scoring date, delivery not yet known.
+- Once per landmark: an episode whose newest landmark was scored on an earlier date is
+  not scored again until it reaches the next one. A rerun for a date replaces that date
+  (and only that date) with the same episodes.
+- One prediction per member and date: a member with two open episodes (a data error or
+  a pregnancy recorded twice) is scored for the one with the latest LMP.
+- A point-in-time snapshot older than `features.max_snapshot_age_days`, or from before
+  the LMP, is never used: that episode is skipped, counted by reason.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +24,18 @@ from pyspark.sql import functions as F
 from ml.config.loader import Settings
 from ml.config.models import Tier
 from ml.data import outputs
-from ml.data.store import table_store
+from ml.data.store import TableStore, table_store
 from ml.errors import DataError
 from ml.features.definitions import descriptions
-from ml.features.point_in_time import point_in_time_join
+from ml.features.landmarks import newest_reached
+from ml.features.point_in_time import lookup_columns, point_in_time_join
 from ml.features.spine import is_open
 from ml.inference.model import check_features, load_scorer, score
 from ml.registry import client as registry
 from ml.runtime.spark import get_spark
 from ml.runtime.tracking import configure_mlflow
+
+KEYS = ["member_id", "episode_id", "landmark", "landmark_date", "gestational_week", "scoring_date", "feature_as_of"]
 
 
 def tier_of(score_column: Column, tiers: list[Tier]) -> Column:
@@ -34,9 +47,34 @@ def tier_of(score_column: Column, tiers: list[Tier]) -> Column:
     return expr
 
 
-def open_episodes(sources, scoring_date: date) -> DataFrame:
-    episodes = sources.require("episodes").select("episode_id", "member_id", "index_date", "delivery_date")
-    return episodes.where(is_open(scoring_date)).drop("delivery_date")
+def open_episodes(sources: TableStore, scoring_date: date) -> DataFrame:
+    """Pregnancies open on the scoring date, one per member (the latest LMP)."""
+    episodes = sources.require("episodes").select(
+        "episode_id", "member_id", "lmp_date", "identified_date", "delivery_date", "delivery_recorded_date"
+    )
+    latest = Window.partitionBy("member_id").orderBy(F.col("lmp_date").desc(), F.col("episode_id").desc())
+    open_now = episodes.where(is_open(scoring_date))
+    return open_now.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).drop("_n")
+
+
+def due(settings: Settings, sources: TableStore, store: TableStore, scoring_date: date) -> DataFrame:
+    """Open episodes at the newest landmark they reached, unless scored there on an earlier date."""
+    open_now = open_episodes(sources, scoring_date)
+    if open_now.limit(1).count() == 0:
+        raise DataError(f"no pregnancy is open on {scoring_date}: nothing to score")
+    reached = newest_reached(open_now, settings.project.landmarks, scoring_date)
+    if store.exists(outputs.PREDICTIONS):
+        earlier = (
+            store.read(outputs.PREDICTIONS)
+            .where(F.col("scoring_date") < F.lit(scoring_date))
+            .select("episode_id", "landmark")
+            .distinct()
+        )
+        reached = reached.join(earlier, ["episode_id", "landmark"], "left_anti")
+    week = F.round(F.datediff(F.col("landmark_date"), F.col("lmp_date")) / 7.0, 1)
+    return reached.select(
+        "member_id", "episode_id", "lmp_date", "landmark", "landmark_date", week.alias("gestational_week")
+    ).withColumn("scoring_date", F.lit(scoring_date))
 
 
 def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
@@ -50,29 +88,39 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     features = store.require(outputs.FEATURES)
     check_features(scorer, features, f"{store.namespace}.{outputs.FEATURES}")
 
-    cohort = open_episodes(sources, scoring_date).withColumn("scoring_date", F.lit(scoring_date))
-    counts = cohort.agg(F.count("*").alias("n")).first()
-    if counts.n == 0:
-        raise DataError(f"no pregnancy is open on {scoring_date}: nothing to score")
-    rows = point_in_time_join(cohort, features.select("member_id", "as_of", *scorer.features), "scoring_date").cache()
-    stats = rows.agg(
-        F.count("*").alias("total"),
-        F.sum((F.col("feature_as_of").isNull() | (F.col("feature_as_of") < F.lit(scoring_date))).cast("int")),
-    ).first()
-    total, stale = stats[0], stats[1] or 0
+    cohort = due(settings, sources, store, scoring_date)
+    max_age = settings.project.features.max_snapshot_age_days
+    rows = point_in_time_join(
+        cohort,
+        lookup_columns(features, scorer.features),
+        "landmark_date",
+        max_age_days=max_age,
+        not_before="lmp_date",
+    ).cache()
+    counted = rows.groupBy("landmark", "feature_gap").count().collect()
+    by_landmark: dict[str, int] = {}
+    skipped: dict[str, int] = {}
+    for r in counted:
+        if r.feature_gap is None:
+            by_landmark[r.landmark] = by_landmark.get(r.landmark, 0) + r["count"]
+        else:
+            skipped[r.feature_gap] = skipped.get(r.feature_gap, 0) + r["count"]
+    total = sum(by_landmark.values())
     print(
-        f"[score] {total:,} open pregnancies on {scoring_date}; champion {name} v{version}"
-        + (f"; {stale:,} without a feature snapshot of that day (older or none used)" if stale else ""),
+        f"[score] {scoring_date}: {total:,} pregnancies reached a new landmark ("
+        + ", ".join(f"{lm.name} {by_landmark.get(lm.name, 0):,}" for lm in settings.project.landmarks)
+        + f"); champion {name} v{version}"
+        + (f"; skipped, no usable snapshot: {', '.join(f'{r} {n:,}' for r, n in skipped.items())}" if skipped else ""),
         flush=True,
     )
 
     config = settings.project.inference
     readable = descriptions(settings.project.features.lookback_months)
-    keys = ["member_id", "episode_id", "index_date", "scoring_date", "feature_as_of"]
-    scored = score(rows, scorer, keys, config.top_factors, readable, config.factor_method == "exact")
+    usable = rows.where(F.col("feature_gap").isNull()).drop("feature_gap", "lmp_date")
+    scored = score(usable, scorer, KEYS, config.top_factors, readable, config.factor_method == "exact")
     ranking = Window.partitionBy("scoring_date").orderBy(F.col("risk_score").desc(), F.col("episode_id"))
     predictions = scored.select(
-        *keys,
+        *KEYS,
         F.round("risk_score", 6).alias("risk_score"),
         F.row_number().over(ranking).alias("risk_rank"),
         tier_of(F.col("risk_score"), config.tiers).alias("risk_tier"),
@@ -83,7 +131,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     )
     predictions = predictions.cache()  # scored once: the write reads its partition values and rows
     predictions.count()
-    store.replace_partitions(predictions, outputs.PREDICTIONS, "scoring_date")
+    store.replace_partitions(predictions, outputs.PREDICTIONS, "scoring_date", values=[scoring_date])
     predictions.unpersist()
     rows.unpersist()
     seconds = time.perf_counter() - started
@@ -92,4 +140,9 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         f"in {seconds:.0f}s",
         flush=True,
     )
-    return {"rows_scored": total, "model_version": version, "scoring_date": scoring_date.isoformat()}
+    return {
+        "rows_scored": total,
+        "model_version": version,
+        "scoring_date": scoring_date.isoformat(),
+        "skipped_without_snapshot": sum(skipped.values()),
+    }

@@ -71,17 +71,19 @@ FEATURES = Job(
 TRAINING = Job(
     name="training",
     description="Train a challenger, validate it against the champion, promote it if it passes.",
+    parameters={"as_of": TODAY},
     tasks=(
         Task(
             key="train",
             entry_point="ml/jobs/train.py",
-            description="Point-in-time training set, Hyperopt search, register the best as challenger.",
+            description="Landmark training set as known on the as-of date, Hyperopt search, register the best.",
+            parameters=("--as-of={{job.parameters.as_of}}",),
         ),
         Task(
             key="validate",
             entry_point="ml/jobs/validate.py",
             description="Score challenger and champion on the same recent holdout; record the decision.",
-            parameters=("--model-version={{tasks.train.values.model_version}}",),
+            parameters=("--model-version={{tasks.train.values.model_version}}", "--as-of={{job.parameters.as_of}}"),
             depends_on=("train",),
         ),
         Task(

@@ -6,7 +6,7 @@ from pathlib import Path
 # Databricks runs this file from a Git checkout: make its root importable.
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from ml.jobs.entry import run_task
+from ml.jobs.entry import parse_date, run_task
 
 
 def configure(parser):
@@ -15,12 +15,18 @@ def configure(parser):
         required=True,
         help="The challenger's version ({{tasks.train.values.model_version}}).",
     )
+    parser.add_argument("--as-of", default="", help="The holdout as known on this date (default: today).")
 
 
 def run(args, settings):
     from ml.registry.validation import run as validate
 
-    return validate(settings, model_version=args.model_version, job_run_id=args.job_run_id)
+    return validate(
+        settings,
+        model_version=args.model_version,
+        job_run_id=args.job_run_id,
+        as_of=parse_date(args.as_of, "--as-of"),
+    )
 
 
 if __name__ == "__main__":

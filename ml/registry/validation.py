@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ REPORT = "validation_report.json"
 def _evaluate(frame, model_name: str, version: str, config) -> tuple[dict[str, float], pd.DataFrame]:
     scorer, _ = load_scorer(model_name, version=version)
     check_features(scorer, frame, "the validation holdout")
-    scored = score(frame, scorer, ["label", *SUBGROUPS]).toPandas()
+    scored = score(frame, scorer, ["label", "landmark", *SUBGROUPS]).toPandas()
     scored["label"] = scored["label"].astype("int64")
     scored = scored.rename(columns={"risk_score": "score"})
     metrics = classification_metrics(scored["label"].to_numpy(), scored["score"].to_numpy())
@@ -38,7 +39,7 @@ def _evaluate(frame, model_name: str, version: str, config) -> tuple[dict[str, f
     return metrics, subgroup_metrics(scored, list(config.subgroups), config.min_subgroup_episodes)
 
 
-def run(settings: Settings, model_version: str, job_run_id: str = "") -> dict[str, Any]:
+def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: date | None = None) -> dict[str, Any]:
     started = time.perf_counter()
     config = settings.project.validation
     name = settings.model_name
@@ -53,7 +54,7 @@ def run(settings: Settings, model_version: str, job_run_id: str = "") -> dict[st
     if config.mode == "disabled" and champion_version is not None:
         decision = Decision("disabled", str(model_version), champion_version)
     else:
-        frame = holdout(settings).cache()
+        frame = holdout(settings, as_of or date.today()).cache()
         try:
             rows = frame.count()
             print(

@@ -76,7 +76,8 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
 
     _step("3/4 training job (train, validate, promote)")
     training: list = []
-    seconds["training"] = _timed(lambda: training.extend(run_job(ENV, "training")))
+    as_of = {"as_of": today.isoformat()}
+    seconds["training"] = _timed(lambda: training.extend(run_job(ENV, "training", params=as_of)))
 
     _step("4/4 inference job (score, outreach)")
     seconds["inference"] = _timed(lambda: run_job(ENV, "inference", params={"scoring_date": today.isoformat()}))
@@ -99,9 +100,9 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
     import mlflow
     from pyspark.sql import functions as F
 
+    from ml.data import schema as S
     from ml.data.store import table_store
-    from ml.evaluation.metrics import classification_metrics
-    from ml.features.training_set import labelled_episodes, split_of
+    from ml.inference.outreach import NEW, RANKED, diagnosed_in_pregnancy
     from ml.registry import client as registry
     from ml.runtime.spark import get_spark
     from ml.runtime.tracking import configure_mlflow
@@ -109,34 +110,42 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
     store_ui = configure_mlflow()
     champion = registry.by_alias(settings.model_name, registry.CHAMPION)
     metrics = mlflow.get_run(champion.run_id).data.metrics if champion else {}
+    landmarks = {}
+    for landmark in settings.project.landmarks:
+        prefix = f"test_{landmark.name}_"
+        found = {k.removeprefix(prefix): round(v, 4) for k, v in metrics.items() if k.startswith(prefix)}
+        if found:
+            landmarks[landmark.name] = found
 
     spark = get_spark("hrob-demo")
     sources = table_store(spark, settings.environment.source_schema)
     store = table_store(spark, settings.namespace)
-    training = settings.project.training
-    # The oracle on the test split the models were measured on: the best any model could do.
-    test = labelled_episodes(sources, settings.project.model.label).where(
-        split_of(F.col("member_id"), training.seed, training.split_config) == "test"
-    )
-    oracle_rows = (
-        test.join(sources.read("oracle_episode_risk").select("episode_id", "label_probability"), "episode_id")
-        .select("label", "label_probability")
-        .toPandas()
-    )
-    oracle = classification_metrics(oracle_rows["label"].to_numpy(), oracle_rows["label_probability"].to_numpy())
-
     predictions = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(today))
     tiers = {r.risk_tier: r["count"] for r in predictions.groupBy("risk_tier").count().collect()}
     ordered = {t.name: tiers.get(t.name, 0) for t in settings.project.inference.tiers}
-    outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(today)).orderBy("risk_rank")
+    by_landmark = {r.landmark: r["count"] for r in predictions.groupBy("landmark").count().collect()}
+    outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(today))
+    ranked = outreach.where(F.col("section") == RANKED).cache()
+    ranked_count = ranked.count()
+    new = ranked.where(F.col("listing") == NEW)
+    median_week = new.agg(F.percentile(F.col("gestational_week"), 0.5)).first()[0]
+    # How much of the ranked list already carried a code of what the model anticipates,
+    # dated in this pregnancy before today, received or still in transit (the generator
+    # knows both; the plan, and so the list, only the first)
+    every_code = sources.require(S.DIAGNOSES.name).unionByName(sources.require(S.DIAGNOSES_IN_TRANSIT.name))
+    coded = diagnosed_in_pregnancy(sources, ranked, today, codes=every_code).count()
     head = [
         r.asDict()
-        for r in outreach.select(
-            "risk_rank",
+        for r in ranked.orderBy("outreach_rank")
+        .select(
+            "outreach_rank",
             "member_id",
             "episode_id",
+            "landmark",
+            "gestational_week",
             "risk_score",
             "risk_tier",
+            "listing",
             "top_factor_1",
             "top_factor_2",
             "top_factor_3",
@@ -144,7 +153,8 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
         .limit(5)
         .collect()
     ]
-    summary = {
+    ranked.unpersist()
+    return {
         "scoring_date": today.isoformat(),
         "model_name": settings.model_name,
         "champion_version": str(champion.version) if champion else None,
@@ -153,51 +163,70 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
         "promoted": values.get("promote", {}).get("promoted") == "true",
         "test_auroc": round(metrics.get("test_auroc", float("nan")), 4),
         "test_auprc": round(metrics.get("test_auprc", float("nan")), 4),
-        "oracle_auroc": round(oracle["auroc"], 4),
-        "oracle_auprc": round(oracle["auprc"], 4),
-        "test_episodes": len(oracle_rows),
+        "landmarks": landmarks,
         "rows_scored": sum(ordered.values()),
+        "scored_by_landmark": {lm.name: by_landmark.get(lm.name, 0) for lm in settings.project.landmarks},
         "tier_counts": ordered,
-        "outreach_members": outreach.count(),
+        "outreach_members": ranked_count,
+        "outreach_new": new.count(),
+        "outreach_already_diagnosed": outreach.where(F.col("section") != RANKED).count(),
+        "outreach_new_median_gestational_week": None if median_week is None else round(float(median_week), 1),
+        "outreach_share_already_coded": round(coded / ranked_count, 4) if ranked_count else 0.0,
         "outreach_head": head,
         "tables": {name: store.location(name) for name in (outputs.FEATURES, outputs.PREDICTIONS, outputs.OUTREACH)},
         "mlflow_ui": store_ui.ui_command(),
         "seconds": seconds | {"total": round(sum(seconds.values()), 1)},
     }
-    return summary
 
 
 def show(summary: dict[str, Any], settings: Settings, path) -> None:
     _step("summary")
-    models = Table(title="Champion against the oracle (test split)", title_justify="left")
-    for column in ("", "AUROC", "AUPRC"):
+    models = Table(title="Champion on the test split, by landmark", title_justify="left")
+    for column in ("", "AUROC", "AUPRC", "calibration slope", "PPV at outreach", "sensitivity", "rows"):
         models.add_column(column, justify="right" if column else "left")
     models.add_row(
-        f"champion v{summary['champion_version']}", f"{summary['test_auroc']:.3f}", f"{summary['test_auprc']:.3f}"
+        f"champion v{summary['champion_version']}, all",
+        f"{summary['test_auroc']:.3f}",
+        f"{summary['test_auprc']:.3f}",
+        "",
+        "",
+        "",
+        "",
     )
-    models.add_row("oracle (true risk)", f"{summary['oracle_auroc']:.3f}", f"{summary['oracle_auprc']:.3f}")
+    for landmark, m in summary["landmarks"].items():
+        models.add_row(
+            landmark,
+            *(f"{m[k]:.3f}" if k in m else "-" for k in ("auroc", "auprc", "calibration_slope", "ppv", "sensitivity")),
+            f"{m.get('rows', 0):,.0f}",
+        )
     console.print(models)
-    console.print(f"challenger v{summary['challenger_version']}: {summary['promotion_decision']}")
+    console.print(f"challenger v{summary['challenger_version']}: {summary['promotion_decision']}", markup=False)
     tiers = ", ".join(f"{k} {v:,}" for k, v in summary["tier_counts"].items())
+    reached = ", ".join(f"{k} {v:,}" for k, v in summary["scored_by_landmark"].items())
     console.print(
-        f"scored {summary['rows_scored']:,} open pregnancies on {summary['scoring_date']} ({tiers}); "
-        f"{summary['outreach_members']:,} on the outreach list"
+        f"scored {summary['rows_scored']:,} pregnancies at a new landmark on {summary['scoring_date']} ({reached}; "
+        f"{tiers}); {summary['outreach_members']:,} on the outreach list ({summary['outreach_new']:,} new, median "
+        f"week {summary['outreach_new_median_gestational_week']}), {summary['outreach_already_diagnosed']:,} listed "
+        f"apart as already diagnosed; {summary['outreach_share_already_coded']:.1%} of the list carry a code of what "
+        "the model anticipates dated in this pregnancy before today (received or still in transit)",
+        markup=False,
     )
     head = Table(title="Outreach list (first rows, synthetic members)", title_justify="left")
-    for column in ("rank", "member", "risk", "tier", "top factors"):
+    for column in ("rank", "member", "week", "risk", "listing", "top factors"):
         head.add_column(column)
     for row in summary["outreach_head"]:
         head.add_row(
-            str(row["risk_rank"]),
+            str(row["outreach_rank"]),
             str(row["member_id"]),
+            f"{row['gestational_week']:.0f}",
             f"{row['risk_score']:.3f}",
-            row["risk_tier"],
-            "; ".join(row[f"top_factor_{i}"] for i in (1, 2, 3)),
+            row["listing"],
+            "; ".join(row[f"top_factor_{i}"] or "" for i in (1, 2, 3)),
         )
     console.print(head)
     for name, location in summary["tables"].items():
-        console.print(f"table {name}: {location}")
+        console.print(f"table {name}: {location}", markup=False)
     timing = ", ".join(f"{k} {v:.0f}s" for k, v in summary["seconds"].items())
-    console.print(f"time: {timing}")
-    console.print(f"MLflow UI: {summary['mlflow_ui']}")
-    console.print(f"summary written to {path}")
+    console.print(f"time: {timing}", markup=False)
+    console.print(f"MLflow UI: {summary['mlflow_ui']}", markup=False, soft_wrap=True)
+    console.print(f"summary written to {path}", markup=False, soft_wrap=True)

@@ -2,13 +2,20 @@
 social-needs screenings, each dated so features can look back from any date.
 
 An episode's timeline is cut into phases: before the pregnancy (while enrolled),
-early pregnancy (LMP to the index date), late pregnancy (index date to delivery), the
-delivery, the postpartum quarter and the rest of postpartum coverage. Events happen
-only while enrolled and up to the data cut-off. How much of a member is observed
-depends on her engagement with care and on her risk (a clinician orders an HbA1c for
-a member with obesity), so missingness is not at random. Events after the index date
-(a gestational-diabetes code, aspirin started at 12-16 weeks) are generated too: a
-feature computed from them would leak, and the tests make sure none is.
+early pregnancy (LMP to week 12), late pregnancy (week 12 to delivery), the delivery,
+the postpartum quarter and the rest of postpartum coverage. Events happen only while
+enrolled and up to the data cut-off. What is recorded at intake (conditions, obstetric
+history, BMI, first labs, a social-needs screening) happens at the first prenatal visit,
+whenever care starts; complications are coded from their onset (gestational diabetes at
+the weeks 24-28 glucose challenge, hypertension after week 20). How much of a member is
+observed depends on her engagement with care and on her risk (a clinician orders an
+HbA1c for a member with obesity), so missingness is not at random.
+
+Every row carries the day the plan received it (a claims lag by source:
+params.MEDICAL_LAG and the rest). The builders return rows received after the data
+cut-off too; the generator keeps them out of the source tables, as the plan would not have
+them (diagnoses in transit go to a generator-only table). The first prenatal visit's claim is the
+episode's identifying claim: it arrives on the episode's identification day.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from ml.data import value_sets as V
+from ml.synth import params as P
 from ml.synth.params import CONDITIONS as GENERATED_CONDITIONS
 from ml.synth.people import Arrays, day_number
+from ml.synth.pregnancy import medical_lag
 from ml.synth.rng import Streams, sigmoid
 
 PRE_WINDOW_DAYS = 760  # events older than ~25 months before the LMP feed no feature
@@ -40,15 +49,15 @@ class Phase:
 
 
 def phases(ep: Arrays, end_day: int) -> dict[str, Phase]:
-    lmp, index_day, delivery = ep["lmp_day"], ep["index_day"], ep["delivery_day"]
+    lmp, week12_day, delivery = ep["lmp_day"], ep["week12_day"], ep["delivery_day"]
     cap = end_day
     pregnancy_start = np.maximum(lmp, ep["pregnancy_span_start_day"])
     pre_start = np.where(ep["has_pre_span"], np.maximum(ep["pre_start_day"], lmp - PRE_WINDOW_DAYS), lmp)
     coverage_end = np.minimum(ep["postpartum_end_day"], ep["next_lmp_day"] - 1)
     return {
         "pre": Phase(pre_start, np.minimum(lmp - 1, cap)),
-        "early": Phase(pregnancy_start, np.minimum(index_day - 1, cap)),
-        "late": Phase(np.maximum(index_day, pregnancy_start), np.minimum(delivery - 1, cap)),
+        "early": Phase(pregnancy_start, np.minimum(week12_day - 1, cap)),
+        "late": Phase(np.maximum(week12_day, pregnancy_start), np.minimum(delivery - 1, cap)),
         "delivery": Phase(delivery, np.minimum(delivery, cap)),
         "postpartum": Phase(delivery + 1, np.minimum(np.minimum(delivery + EARLY_POSTPARTUM_DAYS, coverage_end), cap)),
         "interpregnancy": Phase(delivery + EARLY_POSTPARTUM_DAYS + 1, np.minimum(coverage_end, cap)),
@@ -97,19 +106,50 @@ class Timeline:
         counts = self.rng.geometric(mean, f"{stream}/{phase}/count", self.id)
         return self._place(stream, phase, counts, window)
 
-    def once(self, stream: str, phase: str, probability: np.ndarray | float, at: str = "uniform") -> Emitted:
+    def once(self, stream: str, phase: str, probability: np.ndarray | float) -> Emitted:
         """At most one event in the phase, with the given probability."""
         window = self.phases[phase]
         p = np.broadcast_to(np.asarray(probability, dtype=np.float64), (self.n,))
         counts = ((self.rng.uniform(f"{stream}/{phase}/once", self.id) < p) & (window.days > 0)).astype(np.int64)
-        return self._place(stream, phase, counts, window, at)
+        return self._place(stream, phase, counts, window)
 
-    def _place(self, stream: str, phase: str, counts: np.ndarray, window: Phase, at: str = "uniform") -> Emitted:
+    def at_first_visit(self, stream: str, probability: np.ndarray | float, within_days: int = 7) -> Emitted:
+        """At most one event within `within_days` of the first prenatal visit (intake), with
+        the given probability: none when care had not started before the delivery."""
+        first = self.ep["first_visit_day"]
+        p = np.broadcast_to(np.asarray(probability, dtype=np.float64), (self.n,))
+        happens = (self.rng.uniform(f"{stream}/intake/once", self.id) < p) & (first >= 0)
+        rows = np.flatnonzero(happens)
+        offset = np.floor(self.rng.uniform(f"{stream}/intake/day", self.id[rows]) * within_days).astype(np.int64)
+        days = np.minimum(first[rows] + offset, self.ep["delivery_day"][rows] - 1)
+        emitted = Emitted(rows, days, np.zeros(len(rows), dtype=np.int64))
+        keep = (days <= self.end_day) & (days >= self.ep["pregnancy_span_start_day"][rows])
+        return emitted.take(keep & self._enrolled(rows, days))
+
+    def once_in(self, stream: str, first_day: np.ndarray, last_day: np.ndarray, probability) -> Emitted:
+        """At most one event between two days of the pregnancy (clipped to it), with the given probability."""
+        window = Phase(
+            np.maximum(first_day, np.maximum(self.ep["lmp_day"], self.ep["pregnancy_span_start_day"])),
+            np.minimum(np.minimum(last_day, self.ep["delivery_day"] - 1), self.end_day),
+        )
+        p = np.broadcast_to(np.asarray(probability, dtype=np.float64), (self.n,))
+        counts = ((self.rng.uniform(f"{stream}/window/once", self.id) < p) & (window.days > 0)).astype(np.int64)
+        return self._place(stream, "window", counts, window)
+
+    def rate_from(self, stream: str, start: np.ndarray, per_day: np.ndarray | float) -> Emitted:
+        """Events at a rate per day from `start` (an onset) to the delivery."""
+        window = Phase(
+            np.maximum(start, np.maximum(self.ep["lmp_day"], self.ep["pregnancy_span_start_day"])),
+            np.minimum(self.ep["delivery_day"] - 1, self.end_day),
+        )
+        mean = np.broadcast_to(np.asarray(per_day, dtype=np.float64), (self.n,)) * window.days
+        counts = self.rng.geometric(mean, f"{stream}/onset/count", self.id)
+        return self._place(stream, "onset", counts, window)
+
+    def _place(self, stream: str, phase: str, counts: np.ndarray, window: Phase) -> Emitted:
         rows = np.repeat(np.arange(self.n), counts)
         seq = _sequence(counts)
         u = self.rng.uniform(f"{stream}/{phase}/day", self.id[rows], seq)
-        if at == "start":  # early in the phase, as a first visit is
-            u = u * 0.25
         days = window.start[rows] + np.floor(u * window.days[rows]).astype(np.int64)
         emitted = Emitted(rows, days, seq)
         return emitted.take(self._enrolled(rows, days))
@@ -153,20 +193,16 @@ def _context(ep: Arrays) -> Arrays:
 
 
 def prenatal_visits(t: Timeline) -> Emitted:
-    """First visit 6-20 weeks after the LMP (later with inadequate care), then a schedule."""
+    """From the first visit (pregnancy.prenatal_start_day; none: no visits), a schedule."""
     ep = t.ep
     inadequate = ep["inadequate_care"]
-    first = (
-        ep["lmp_day"]
-        + 42
-        + np.floor(t.rng.uniform("prenatal/first", t.id) * np.where(inadequate, 100, 40)).astype(np.int64)
-    )
+    first = ep["first_visit_day"]
     interval = np.where(inadequate, 42, 24) - np.where(_context(ep)["high_risk"] > 0, 6, 0)
-    visits = np.maximum((ep["delivery_day"] - first) // interval, 0) + 1
+    visits = np.where(first >= 0, np.maximum((ep["delivery_day"] - first) // interval, 0) + 1, 0)
     rows = np.repeat(np.arange(t.n), visits)
     seq = _sequence(visits)
     jitter = np.floor(t.rng.uniform("prenatal/jitter", t.id[rows], seq) * 7).astype(np.int64)
-    days = first[rows] + seq * interval[rows] + jitter
+    days = first[rows] + seq * interval[rows] + np.where(seq > 0, jitter, 0)  # the first visit is the episode's
     enrolled_from = np.maximum(ep["pregnancy_span_start_day"], ep["lmp_day"])[rows]
     keep = (days >= enrolled_from) & (days < ep["delivery_day"][rows]) & (days <= t.end_day)
     return Emitted(rows, days, seq).take(keep)
@@ -197,7 +233,8 @@ def encounters(t: Timeline) -> dict[str, list[Emitted]]:
         "inpatient": [
             t.rate("inpatient", "pre", inpatient),
             t.rate("inpatient", "interpregnancy", inpatient),
-            t.rate("inpatient", "late", inpatient + 0.0008 * (c["late_preeclampsia"] + _f(ep["preterm_true"]))),
+            t.rate("inpatient", "late", inpatient + 0.0008 * _f(ep["preterm_true"])),
+            t.rate_from("inpatient/preeclampsia", ep["preeclampsia_onset_day"], 0.02 * c["late_preeclampsia"]),
             t.once("inpatient", "delivery", 1.0),
         ],
         "behavioral_health": [
@@ -212,8 +249,10 @@ def encounters(t: Timeline) -> dict[str, list[Emitted]]:
         ],
         "prenatal": [prenatal_visits(t)],
         "mfm_specialist": [
-            t.once("mfm", "early", 0.55 * c["high_risk"] * sigmoid(ep["engagement"] + 1.0)),
-            t.rate("mfm", "late", 0.012 * (c["high_risk"] + _f(ep["gdm_true"]) + c["late_preeclampsia"])),
+            t.at_first_visit("mfm", 0.55 * c["high_risk"] * sigmoid(ep["engagement"] + 1.0), within_days=35),
+            t.rate("mfm", "late", 0.012 * c["high_risk"]),
+            t.rate_from("mfm/gdm", ep["gdm_diagnosed_day"], 0.012 * _f(ep["gdm_true"])),
+            t.rate_from("mfm/preeclampsia", ep["preeclampsia_onset_day"], 0.02 * c["late_preeclampsia"]),
         ],
     }
     return out
@@ -223,7 +262,7 @@ def encounters_table(t: Timeline) -> pd.DataFrame:
     frames = []
     ep = t.ep
     for kind, parts in encounters(t).items():
-        for e in parts:
+        for part, e in enumerate(parts):  # a stream per part: parts may overlap in time
             stay = None
             if kind == "inpatient":
                 complicated = ep["smm_true"][e.row] | ep["preeclampsia_true"][e.row] | ep["twins"][e.row]
@@ -233,8 +272,17 @@ def encounters_table(t: Timeline) -> pd.DataFrame:
                     + 2 * complicated
                     + 4 * ep["smm_true"][e.row]
                 )
-            frames.append(_rows(t, e, f"encounter/{kind}", encounter_type=kind, length_of_stay_days=stay))
-    return _concat(frames, "encounter_id", "encounter_date")
+            frames.append(
+                _rows(
+                    t,
+                    e,
+                    f"encounter/{kind}/{part}",
+                    _identifying(t, e) if kind == "prenatal" else None,
+                    encounter_type=kind,
+                    length_of_stay_days=stay,
+                )
+            )
+    return _concat(t, frames, "encounter_id", "encounter_date", "medical")
 
 
 # ---------------------------------------------------------------- diagnoses
@@ -293,14 +341,15 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
         frames.append(_rows(t, e, f"dx/{stream}", icd10_code=codes))
 
     for kind, parts in encounters(t).items():
-        for e in parts:
+        for part, e in enumerate(parts):
             if kind == "inpatient":  # the delivery stay is coded below
                 e = e.take(e.day != ep["delivery_day"][e.row])
-            add(
-                e,
-                f"encounter/{kind}",
-                t.rng.choice(_ACUTE[kind], f"dx/{kind}/code", t.id[e.row], e.day, e.seq),
-            )
+            codes = t.rng.choice(_ACUTE[kind], f"dx/{kind}/code", t.id[e.row], e.day, e.seq)
+            if kind == "prenatal":
+                codes = np.where(e.seq == 0, "Z3400", codes)  # the first visit's supervision-of-pregnancy code
+                frames.append(_rows(t, e, f"dx/encounter/{kind}/{part}", _identifying(t, e), icd10_code=codes))
+            else:
+                add(e, f"encounter/{kind}/{part}", codes)
 
     pregnant_phases = ("early", "late")
     coding = c["engaged"]
@@ -319,7 +368,7 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
                 _condition_code(t, e, condition, phase in pregnant_phases, f"cond/{condition}/{phase}/code"),
             )
         # recorded at the first prenatal visits, before the index date for most members
-        e = t.once(f"intake/{condition}", "early", 0.75 * has * sigmoid(ep["engagement"] + 1.5), at="start")
+        e = t.at_first_visit(f"intake/{condition}", 0.75 * has * sigmoid(ep["engagement"] + 1.5))
         add(e, f"intake/{condition}", _condition_code(t, e, condition, True, f"intake/{condition}/code"))
         # rule-out and miscoded diagnoses of conditions a member does not have
         e = t.rate(f"ruleout/{condition}", "pre", 0.00002 * (1 - has))
@@ -329,7 +378,7 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
     obese = c["obese"]
     e = t.rate("cond/obesity_bmi", "pre", 0.002 * obese * coding)
     add(e, "cond/obesity_bmi", np.where(ep["bmi_k"][e.row] >= 40, "Z6841", "Z6830"))
-    e = t.once("intake/obesity", "early", 0.45 * obese * sigmoid(ep["engagement"] + 1), at="start")
+    e = t.at_first_visit("intake/obesity", 0.45 * obese * sigmoid(ep["engagement"] + 1))
     add(e, "intake/obesity", "O99210")
 
     history = {
@@ -344,10 +393,10 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
     }
     for code, probability in history.items():
         p = _f(probability) * sigmoid(ep["engagement"] + 1.5)
-        add(t.once(f"history/{code}", "early", p, at="start"), f"history/{code}", code)
+        add(t.at_first_visit(f"history/{code}", p), f"history/{code}", code)
         add(t.rate(f"history/{code}", "late", 0.01 * (probability > 0)), f"history/{code}/late", code)
 
-    zcode_era = np.exp(0.2 * (ep["index_day"] - day_number(date(2023, 1, 1))) / 365.25)  # Z-codes: ~+20%/year
+    zcode_era = np.exp(0.2 * (ep["week12_day"] - day_number(date(2023, 1, 1))) / 365.25)  # Z-codes: ~+20%/year
     for domain, codes in V.SDOH_ZCODES.items():
         need = _f(ep["homeless"]) if domain == "homelessness" else _f(ep.get(f"need_{domain}", 0))
         for phase in ("pre", "early", "late", "postpartum"):
@@ -358,16 +407,19 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
                 t.rng.choice({code: 1 for code in codes}, f"z/{domain}/code", t.id[e.row], e.day, e.seq),
             )
 
-    complications = {
-        "O2441": ("late", _f(ep["gdm_true"]) * 0.03),
-        "O139": ("late", _f(ep["ghtn_true"]) * 0.02),
-        "O1490": ("late", _f(ep["preeclampsia_true"]) * 0.03),
+    for code, (phase, per_day) in {
         "O21": ("early", np.full(t.n, 0.0004)),
         "O2390": ("early", np.full(t.n, 0.0005)),
-        "O3659": ("late", _f(ep["lbw_true"]) * 0.01),
-    }
-    for code, (phase, per_day) in complications.items():
+    }.items():
         add(t.rate(f"complication/{code}", phase, per_day), f"complication/{code}", code)
+    # coded from the onset: diagnosed, then recoded at later visits
+    for code, (onset, per_day) in {
+        "O2441": ("gdm_diagnosed_day", _f(ep["gdm_true"]) * 0.03),
+        "O139": ("ghtn_onset_day", _f(ep["ghtn_true"]) * 0.02),
+        "O1490": ("preeclampsia_onset_day", _f(ep["preeclampsia_true"]) * 0.05),
+        "O3659": ("ghtn_onset_day", _f(ep["lbw_true"]) * 0.01),  # growth restriction, seen from ~week 20
+    }.items():
+        add(t.rate_from(f"complication/{code}", ep[onset], per_day), f"complication/{code}", code)
 
     delivery = t.once("delivery_dx", "delivery", 1.0)
     add(delivery, "delivery/code", t.rng.choice(_DELIVERY, "delivery/code", t.id[delivery.row]))
@@ -382,7 +434,7 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
         "postpartum_depression",
         "F530",
     )
-    return _concat(frames, "claim_line_id", "service_date")
+    return _concat(t, frames, "claim_line_id", "service_date", "medical")
 
 
 # ---------------------------------------------------------------- pharmacy
@@ -393,16 +445,13 @@ def pharmacy_table(t: Timeline) -> pd.DataFrame:
     adherent = sigmoid(ep["engagement"] + 0.5)
     monthly = 1 / 30.0
     any_phase = ("pre", "early", "late", "postpartum", "interpregnancy")
-    streams: list[tuple[str, tuple[str, ...], np.ndarray | float, int]] = [
+    # (drug class, phases or an onset column, fills per day, days supplied)
+    streams: list[tuple[str, tuple[str, ...] | str, np.ndarray | float, int]] = [
         ("antihypertensive", any_phase, monthly * c["hypertension"] * adherent, 30),
-        (
-            "antihypertensive",
-            ("late",),
-            monthly * (_f(ep["preeclampsia_true"]) + _f(ep["ghtn_true"])) * 0.4,
-            30,
-        ),
+        ("antihypertensive", "preeclampsia_onset_day", monthly * _f(ep["preeclampsia_true"]) * 0.8, 30),
+        ("antihypertensive", "ghtn_onset_day", monthly * _f(ep["ghtn_true"]) * 0.4, 30),
         ("insulin", any_phase, monthly * c["diabetes"] * adherent, 30),
-        ("insulin", ("late",), monthly * _f(ep["gdm_true"]) * 0.25, 30),
+        ("insulin", "gdm_diagnosed_day", monthly * _f(ep["gdm_true"]) * 0.25, 30),
         (
             "metformin",
             ("pre", "interpregnancy"),
@@ -436,12 +485,15 @@ def pharmacy_table(t: Timeline) -> pd.DataFrame:
     ]
     frames = []
     for number, (drug, phase_names, per_day, supply) in enumerate(streams):
-        for phase in phase_names:
-            e = t.rate(f"rx/{drug}/{number}", phase, per_day)
+        for phase in (phase_names,) if isinstance(phase_names, str) else phase_names:
+            if phase in ep:  # an onset: from that day to the delivery
+                e = t.rate_from(f"rx/{drug}/{number}", ep[phase], per_day)
+            else:
+                e = t.rate(f"rx/{drug}/{number}", phase, per_day)
             long_supply = t.rng.uniform(f"rx/{drug}/supply", t.id[e.row], e.day) < 0.2
             days_supply = np.where(long_supply & (supply == 30), 90, supply)
             frames.append(_rows(t, e, f"rx/{drug}/{number}/{phase}", drug_class=drug, days_supply=days_supply))
-    return _concat(frames, "fill_id", "fill_date")
+    return _concat(t, frames, "fill_id", "fill_date", "pharmacy")
 
 
 # ---------------------------------------------------------------- labs
@@ -462,14 +514,17 @@ def labs_table(t: Timeline) -> pd.DataFrame:
     asian_or_hispanic = _f(np.isin(ep["race_ethnicity"], ["asian_pacific_islander", "hispanic"]))
     frames: list[pd.DataFrame] = []
 
+    calls: dict[str, int] = {}
+
     def add(test: str, e: Emitted, values: np.ndarray) -> None:
         unit, _, _ = V.LAB_TESTS[test]
+        calls[test] = calls.get(test, 0) + 1  # event sets of one test may share a day: a stream each
         missing = t.rng.uniform(f"lab/{test}/missing", t.id[e.row], e.day, e.seq) < 0.06 + 0.1 * sigmoid(-eng[e.row])
         frames.append(
             _rows(
                 t,
                 e,
-                f"lab/{test}",
+                f"lab/{test}/{calls[test]}",
                 test_code=test,
                 result_value=np.where(missing, np.nan, values),
                 result_unit=unit,
@@ -480,7 +535,7 @@ def labs_table(t: Timeline) -> pd.DataFrame:
         events = [
             ("pre", t.rate(f"lab/{test}", "pre", pre_rate)),
             ("interpregnancy", t.rate(f"lab/{test}", "interpregnancy", pre_rate)),
-            ("early", t.once(f"lab/{test}", "early", early_probability, at="start")),
+            ("early", t.at_first_visit(f"lab/{test}", early_probability)),
         ]
         if late_probability is not None:
             events.append(("late", t.once(f"lab/{test}", "late", late_probability)))
@@ -498,18 +553,23 @@ def labs_table(t: Timeline) -> pd.DataFrame:
 
     gct_mean = 108 + 11 * card + 48 * _f(ep["gdm_true"]) + 60 * c["diabetes"]
     early_gct = sigmoid(-2.8 + 1.1 * c["obese"] + 1.5 * _f(ep["prior_gdm"]) + 0.6 * asian_or_hispanic + eng)
+    lmp = ep["lmp_day"]
     for phase, e in (
-        ("early", t.once("lab/gct", "early", early_gct)),
-        ("late", t.once("lab/gct", "late", 0.85 * engaged)),
+        ("early", t.at_first_visit("lab/gct", early_gct)),  # early screening of members at risk
+        ("late", t.once_in("lab/gct", lmp + 168, lmp + 196, 0.85 * engaged)),  # weeks 24-28
     ):
         add("glucose_challenge", e, _value(t, e, f"gct/{phase}", gct_mean, 18.0))
+
+    def after_preeclampsia(e: Emitted) -> np.ndarray:
+        """1 for a result taken after the onset of this pregnancy's preeclampsia."""
+        onset = ep["preeclampsia_onset_day"][e.row]
+        return c["late_preeclampsia"][e.row] * (e.day >= onset) * (e.day < ep["delivery_day"][e.row])
 
     hb_mean = 12.5 - 0.25 * dep - 1.6 * c["sickle_cell_disease"] - 1.3 * c["anemia"]
     for phase, e in ordered("hemoglobin", 0.0005 * c["engaged"], 0.85 * engaged, 0.7 * engaged):
         values = _value(t, e, "hemoglobin", hb_mean - (0.5 if phase == "late" else 0.0), 0.9)
         add("hemoglobin", e, values)
-        platelets = _value(t, e, "platelets", 250 - (45 * c["late_preeclampsia"] if phase == "late" else 0), 50.0)
-        add("platelets", e, platelets)
+        add("platelets", e, _value(t, e, "platelets", 250, 50.0) - 45 * after_preeclampsia(e))
 
     kidney_risk = c["hypertension"] + c["diabetes"] + 2 * c["chronic_kidney_disease"]
     for _, e in ordered("creatinine", 0.0002 * (1 + 4 * kidney_risk), sigmoid(-2.5 + 2.0 * kidney_risk + eng)):
@@ -520,28 +580,29 @@ def labs_table(t: Timeline) -> pd.DataFrame:
         )
 
     protein_early = sigmoid(-3.0 + 2.2 * (c["hypertension"] + c["diabetes"] + _f(ep["prior_preeclampsia"])) + eng)
-    protein_late = 0.9 * np.maximum(c["late_preeclampsia"], _f(ep["ghtn_true"])) + 0.05
-    for phase, e in ordered("urine_protein_ratio", 0.0001 * (1 + 4 * kidney_risk), protein_early, protein_late):
-        mean = (
-            0.08
-            + 0.12 * c["hypertension"]
-            + 0.2 * c["chronic_kidney_disease"]
-            + (0.5 * c["late_preeclampsia"] if phase == "late" else 0)
-        )
+    for _, e in ordered("urine_protein_ratio", 0.0001 * (1 + 4 * kidney_risk), protein_early):
+        mean = 0.08 + 0.12 * c["hypertension"] + 0.2 * c["chronic_kidney_disease"]
         add("urine_protein_ratio", e, _value(t, e, "protein", mean, 0.45, log=True))
+    # checked once hypertension appears; raised by preeclampsia
+    hypertension_onset = np.minimum(ep["ghtn_onset_day"], ep["preeclampsia_onset_day"])
+    worked_up = 0.9 * np.maximum(c["late_preeclampsia"], _f(ep["ghtn_true"]))
+    e = t.once_in("lab/urine_protein_ratio/onset", hypertension_onset, ep["delivery_day"], worked_up)
+    mean = 0.08 + 0.12 * c["hypertension"] + 0.2 * c["chronic_kidney_disease"]
+    raised = _value(t, e, "protein/onset", mean, 0.45, log=True) * np.exp(1.6 * after_preeclampsia(e))
+    add("urine_protein_ratio", e, raised)
 
     for _, e in ordered(
         "tsh", 0.0003 * (1 + 6 * c["thyroid_disorder"]), sigmoid(-2.5 + 2.5 * c["thyroid_disorder"] + eng)
     ):
         add("tsh", e, _value(t, e, "tsh", 1.8 + 1.5 * c["thyroid_disorder"], 0.45, log=True))
 
-    uds = t.once("lab/uds", "early", sigmoid(-2.2 + 2.5 * c["substance"] + 0.4 * ep["behavioral"]), at="start")
+    uds = t.at_first_visit("lab/uds", sigmoid(-2.2 + 2.5 * c["substance"] + 0.4 * ep["behavioral"]))
     positive = (c["substance"][uds.row] > 0) & (t.rng.uniform("lab/uds/pos", t.id[uds.row]) < 0.75) | (
         t.rng.uniform("lab/uds/other", t.id[uds.row]) < 0.05
     )
     add("urine_drug_screen", uds, positive.astype(np.float64))
 
-    panel = t.once("lab/panel", "early", 0.85 * engaged, at="start")
+    panel = t.at_first_visit("lab/panel", 0.85 * engaged)
     add("hiv_screen", panel, _f(ep["hiv"][panel.row]))
     syphilis = t.rng.uniform("lab/syphilis", t.id[panel.row]) < 0.004 * np.exp(0.6 * dep[panel.row])
     add("syphilis_screen", panel, syphilis.astype(np.float64))
@@ -551,9 +612,8 @@ def labs_table(t: Timeline) -> pd.DataFrame:
         add("bmi", e, np.round(_value(t, e, "bmi", bmi, 0.7), 1))
     bp_mean = 110 + 5 * card + 24 * c["hypertension"]
     for phase, e in ordered("systolic_bp", 0.0015 * c["engaged"], 0.8 * engaged, 0.9 * engaged):
-        late = 14 * c["late_preeclampsia"] if phase == "late" else 0
-        add("systolic_bp", e, np.round(_value(t, e, f"sbp/{phase}", bp_mean + late, 9.0)))
-    return _concat(frames, "lab_id", "order_date")
+        add("systolic_bp", e, np.round(_value(t, e, f"sbp/{phase}", bp_mean, 9.0) + 14 * after_preeclampsia(e)))
+    return _concat(t, frames, "lab_id", "order_date", "lab")
 
 
 # ---------------------------------------------------------------- social-needs screening
@@ -561,10 +621,10 @@ def labs_table(t: Timeline) -> pd.DataFrame:
 
 def screenings_table(t: Timeline) -> pd.DataFrame:
     ep = t.ep
-    year = (ep["index_day"] - day_number(date(2021, 1, 1))) / 365.25  # screening spreads over time
-    screened_early = sigmoid(-1.6 + 0.35 * year + 0.6 * ep["engagement"])
+    year = (ep["week12_day"] - day_number(date(2021, 1, 1))) / 365.25  # screening spreads over time
+    screened_at_intake = sigmoid(-1.6 + 0.35 * year + 0.6 * ep["engagement"])
     events = [
-        t.once("screen", "early", screened_early),
+        t.at_first_visit("screen", screened_at_intake, within_days=14),
         t.once("screen", "late", 0.3 * np.ones(t.n)),
         t.rate("screen", "pre", 0.0002 * np.exp(0.35 * year)),
         t.once("screen", "postpartum", 0.3 * np.ones(t.n)),
@@ -577,6 +637,7 @@ def screenings_table(t: Timeline) -> pd.DataFrame:
     screening_id = _ids(t, e, "screen")
     declined_all = t.rng.uniform("screen/declined", screening_id) < 0.03 * np.exp(0.5 * ep["behavioral"][e.row])
     frames = []
+    received = e.day + _lags(t, screening_id, "screening")
     for domain in V.SDOH_DOMAINS:
         need = ep["homeless"][e.row] if domain == "homelessness" else ep[f"need_{domain}"][e.row]
         u = t.rng.uniform(f"screen/{domain}", screening_id)
@@ -591,6 +652,7 @@ def screenings_table(t: Timeline) -> pd.DataFrame:
                     "screening_id": screening_id,
                     "member_id": ep["member_id"][e.row],
                     "screening_day": e.day,
+                    "received_day": received,
                     "domain": domain,
                     "answer": answer,
                 }
@@ -602,14 +664,32 @@ def screenings_table(t: Timeline) -> pd.DataFrame:
 # ---------------------------------------------------------------- shared helpers
 
 
+def _identifying(t: Timeline, e: Emitted) -> np.ndarray:
+    """Receipt days of prenatal visits: the first visit's claim identifies the episode (it
+    arrives on the identification day); later visits get a drawn lag (NaN)."""
+    return np.where(e.seq == 0, t.ep["identified_day"][e.row], np.nan)
+
+
 def _ids(t: Timeline, e: Emitted, stream: str) -> np.ndarray:
     """Stable 63-bit identifiers from the event's episode, stream, day and sequence."""
     u = t.rng.uniform(f"id/{stream}", t.id[e.row], e.day, e.seq)
     return (u * float(2**62)).astype(np.int64)
 
 
-def _rows(t: Timeline, e: Emitted, stream: str, **columns) -> pd.DataFrame:
+def _lags(t: Timeline, ids: np.ndarray, kind: str) -> np.ndarray:
+    """Days from service to receipt, by source (params: MEDICAL_LAG and the rest)."""
+    if kind == "medical":
+        return medical_lag(t.rng, "lag/medical", ids)
+    if kind == "pharmacy":
+        return (t.rng.uniform("lag/pharmacy", ids) < P.PHARMACY_NEXT_DAY).astype(np.int64)
+    low, high = {"lab": P.LAB_LAG_DAYS, "screening": P.SCREENING_LAG_DAYS}[kind]
+    return low + np.floor(t.rng.uniform(f"lag/{kind}", ids) * (high - low + 1)).astype(np.int64)
+
+
+def _rows(t: Timeline, e: Emitted, stream: str, received: np.ndarray | None = None, **columns) -> pd.DataFrame:
+    """One row per event; `received`: its receipt day where it is known already (else a lag is drawn)."""
     data = {"_id": _ids(t, e, stream), "member_id": t.ep["member_id"][e.row], "_day": e.day}
+    data["_received"] = np.full(len(e.row), np.nan) if received is None else received.astype(np.float64)
     for name, value in columns.items():
         if value is None:
             data[name] = np.full(len(e.row), np.nan)
@@ -620,11 +700,19 @@ def _rows(t: Timeline, e: Emitted, stream: str, **columns) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _concat(frames: list[pd.DataFrame], id_column: str, day_column: str) -> pd.DataFrame:
+def _concat(t: Timeline, frames: list[pd.DataFrame], id_column: str, day_column: str, lag: str) -> pd.DataFrame:
+    """The table with received days filled in; rows received after the cut-off stay (the
+    caller splits what the plan had received from what was still in transit)."""
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame()
     out = pd.concat(frames, ignore_index=True)
+    drawn = out["_day"].to_numpy() + _lags(t, out["_id"].to_numpy(), lag)
+    if "length_of_stay_days" in out:  # a stay's facility claim comes after the discharge
+        drawn = drawn + np.nan_to_num(out["length_of_stay_days"].to_numpy(dtype=np.float64)).astype(np.int64)
+    known = out["_received"].to_numpy()
+    out["received_day"] = np.where(np.isnan(known), drawn, known).astype(np.int64)
+    out = out.drop(columns="_received")
     return out.rename(columns={"_id": id_column, "_day": day_column.replace("_date", "_day")})
 
 

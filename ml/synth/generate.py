@@ -49,22 +49,22 @@ def cohort_spec(
     partitions: int | None = None,
     today: date | None = None,
 ) -> CohortSpec:
-    """Validated generator settings; `end` None means the current month."""
+    """Validated generator settings. The data cut-off is the last day of `end`'s month, or
+    today when `end` is None: the tables hold what a plan would have received by then."""
     if members < 1:
         raise DataError(f"--members must be at least 1, got {members}")
     start_year, start_month = parse_month(start, "start")
     if end is None:
-        today = today or date.today()
-        end_year, end_month = today.year, today.month
+        cutoff = today or date.today()
     else:
         end_year, end_month = parse_month(end, "end")
-    if (start_year, start_month) > (end_year, end_month):
-        raise DataError(f"--start {start} is after --end {end or f'{end_year}-{end_month:02d}'}")
-    last_day = calendar.monthrange(end_year, end_month)[1]
+        cutoff = date(end_year, end_month, calendar.monthrange(end_year, end_month)[1])
+    if date(start_year, start_month, 1) > cutoff:
+        raise DataError(f"--start {start} is after --end {end or f'{cutoff:%Y-%m}'}")
     if partitions is not None and partitions < 1:
         raise DataError(f"--partitions must be at least 1, got {partitions}")
     partitions = partitions or max(2, math.ceil(members / MEMBERS_PER_PARTITION))
-    return CohortSpec(members, seed, date(start_year, start_month, 1), date(end_year, end_month, last_day), partitions)
+    return CohortSpec(members, seed, date(start_year, start_month, 1), cutoff, partitions)
 
 
 # ---------------------------------------------------------------- the episode frame
@@ -139,15 +139,18 @@ def members_table(ep: DataFrame) -> DataFrame:
 
 
 def episodes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
-    delivered = F.col("delivery_day") <= F.lit(spec.end_day)
+    """The episodes the plan knew of at the cut-off: identified by then; delivered, as far
+    as it knew, when the delivery's claim had arrived."""
+    delivered = F.col("delivery_recorded_day") <= F.lit(spec.end_day)
     return _conform(
-        ep.select(
+        ep.where(F.col("identified_day") <= F.lit(spec.end_day)).select(
             "episode_id",
             "member_id",
             _date("lmp_day").alias("lmp_date"),
-            _date("index_day").alias("index_date"),
+            _date("identified_day").alias("identified_date"),
             _date(F.col("lmp_day") + 280).alias("expected_delivery_date"),
             F.when(delivered, _date("delivery_day")).alias("delivery_date"),
+            F.when(delivered, _date("delivery_recorded_day")).alias("delivery_recorded_date"),
             F.when(delivered, F.col("weeks")).alias("gestational_age_weeks"),
             F.when(delivered, F.col("twins").cast("int") + 1).alias("plurality"),
         ),
@@ -207,6 +210,7 @@ def oracle_table(ep: DataFrame) -> DataFrame:
             "stimulant_use_disorder",
             "homeless",
             F.col("inadequate_care").alias("inadequate_prenatal_care"),
+            _null_nan("prenatal_start_week").alias("prenatal_care_start_week"),
             "twins",
             (F.col("parity") == 0).alias("nulliparous"),
             F.col("prior_preterm").alias("prior_preterm_birth"),
@@ -293,8 +297,10 @@ def _map_episodes(
     return _from_days(ep.mapInPandas(run, schema), table)
 
 
-def build_tables(ep: DataFrame, spec: CohortSpec) -> dict[str, DataFrame]:
-    """Every generated table, as lazy DataFrames over the cached episode frame."""
+def build_tables(ep: DataFrame, spec: CohortSpec, cached: list[DataFrame]) -> dict[str, DataFrame]:
+    """Every generated table, as lazy DataFrames over the cached episode frame. Event rows
+    received after the cut-off are dropped, except diagnoses, which go to the in-transit
+    table (their frame is cached and appended to `cached` for the caller to release)."""
     tables = {
         S.MEMBERS.name: members_table(ep),
         S.ENROLLMENT.name: _map_episodes(ep, S.ENROLLMENT, _enrollment_spans, spec),
@@ -302,11 +308,17 @@ def build_tables(ep: DataFrame, spec: CohortSpec) -> dict[str, DataFrame]:
         S.OUTCOMES.name: outcomes_table(ep, spec),
         S.ORACLE.name: oracle_table(ep),
     }
+    received = F.col("received_date") <= F.lit(spec.end)
     for name, builder in TABLE_BUILDERS.items():
         table = S.GENERATED_TABLES[name]
-        tables[name] = _map_episodes(
+        events = _map_episodes(
             ep, table, lambda arrays, rng, builder=builder: builder(Timeline(arrays, rng, spec.end_day)), spec
         )
+        if table is S.DIAGNOSES:
+            events = events.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(events)
+            tables[S.DIAGNOSES_IN_TRANSIT.name] = _conform(events.where(~received), S.DIAGNOSES_IN_TRANSIT)
+        tables[name] = events.where(received)
     return tables
 
 
@@ -330,10 +342,12 @@ def generate(
         f"in {spec.partitions} partitions"
     )
     ep = episode_frame(spark, spec).persist(StorageLevel.MEMORY_AND_DISK)
+    cached = [ep]
     try:
         progress(f"{ep.count():,} pregnancy episodes simulated")
-        tables = build_tables(ep, spec)
+        tables = build_tables(ep, spec, cached)
         store.overwrite_many(tables, progress=lambda name: progress(f"writing {name}"))
         return {name: store.read(name).count() for name in tables}
     finally:
-        ep.unpersist()
+        for frame in cached:
+            frame.unpersist()

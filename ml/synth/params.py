@@ -1,6 +1,6 @@
 """Every number the generative model uses, in one place.
 
-Effect sizes come from ../shared/docs/domain.md (sources there). Intercepts were
+Rates, effect sizes and timing come from docs/published_rates.md (sources there). Intercepts were
 calibrated by generating 200,000 members and comparing `hrob data profile` with the
 targets; the crude (unadjusted) effects recovered from the data are what the targets
 describe, so conditional coefficients are a little below the published crude ones
@@ -110,7 +110,7 @@ PRIOR_GDM = (-3.0, {"cardio": 0.8})
 
 # ---------------------------------------------------------------- pregnancy timing
 
-INDEX_GESTATIONAL_DAYS = 84  # week 12
+WEEK12_DAYS = 84  # end of the first trimester: event rates differ before and after it
 INTERPREGNANCY_MIN_DAYS = 120
 INTERPREGNANCY_MEAN_EXTRA_DAYS = 1500
 MAX_EPISODES = 4
@@ -299,6 +299,35 @@ SMM = {
 # high-risk (one spurious component).
 FALSE_NEGATIVE = 0.04
 FALSE_POSITIVE = 0.01
+
+# ---------------------------------------------------------------- when care starts and the plan learns of it
+
+# Start of prenatal care (docs/published_rates.md): Medicaid about 68% in the first
+# trimester, 24% second, 6% third, 2% none before delivery. Inadequate care (about 14% of
+# episodes) moves the start late; these shares, by that flag, give those overall figures.
+PRENATAL_START_SHARES = {
+    False: {"first": 0.774, "second": 0.205, "third": 0.021, "none": 0.0},
+    True: {"first": 0.10, "second": 0.45, "third": 0.30, "none": 0.15},
+}
+PRENATAL_START_DAYS = {"first": (35, 97), "second": (98, 195), "third": (196, 265)}  # gestational days
+PRENATAL_START_TARGETS = {"first": 0.68, "second": 0.24, "third": 0.06, "none": 0.02}
+
+# Days from service to the plan receiving the row, by source (docs/published_rates.md):
+# medical claims lag 2 days plus a lognormal of median 21 days (about 30% within 15 days,
+# 95% within three months, all but a handful within a year); pharmacy claims the same day
+# (10% the next); lab feeds 1-7 days; social-needs screenings 0-14 days.
+MEDICAL_LAG = {"floor": 2, "median": 21.0, "sigma": 0.85}
+PHARMACY_NEXT_DAY = 0.1
+LAB_LAG_DAYS = (1, 7)
+SCREENING_LAG_DAYS = (0, 14)
+LAG_TARGETS = {"medical received within 15 days": (0.2, 0.45), "medical received within 90 days": (0.9, 0.99)}
+
+# Pregnancy complications are coded from their onset: gestational diabetes at the
+# glucose challenge of weeks 24-28 (to 30), gestational hypertension after week 20,
+# preeclampsia mostly in the weeks before delivery (never before week 20).
+GDM_DIAGNOSIS_DAYS = (168, 210)
+HYPERTENSION_ONSET_FROM_DAY = 140
+PREECLAMPSIA_LEAD_MEAN_DAYS = 21
 
 # ---------------------------------------------------------------- enrollment and claims timing
 

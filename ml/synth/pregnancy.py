@@ -43,7 +43,7 @@ def lbw_probability_at(week: int, twins: np.ndarray, shift: np.ndarray) -> np.nd
 
 
 def oracle_risk(ctx: Arrays) -> np.ndarray:
-    """P(composite) given everything the generator knew at the index date."""
+    """P(composite) given everything the generator knew at the start of the pregnancy."""
     n = len(ctx["cardio"])
     zero = {
         name: np.zeros(n)
@@ -89,9 +89,9 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
         return rng.uniform(stream, *key)
 
     lmp = state["next_lmp"]
-    index_day = lmp + P.INDEX_GESTATIONAL_DAYS
+    week12_day = lmp + P.WEEK12_DAYS
     age = person["age_first"] + (lmp - person["first_lmp"]) / 365.25
-    trend = (index_day - REFERENCE_DAY) / 365.25
+    trend = (week12_day - REFERENCE_DAY) / 365.25
     bmi = person["bmi"] + 0.7 * (k - 1)  # weight retained across pregnancies
 
     ctx: Arrays = {
@@ -194,6 +194,20 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     delivery = lmp + weeks * 7 + np.floor(draw("delivery_day") * 7).astype(np.int64)
     postpartum_end = delivery + np.where(delivery < POSTPARTUM_EXTENSION_DAY, *P.POSTPARTUM_DAYS)
 
+    # ---- when prenatal care starts, and when the plan learns of the pregnancy and its end
+    first_visit = lmp + prenatal_start_day(inadequate, draw("prenatal_start"), draw("prenatal_start_day"))
+    first_visit = np.where((first_visit > lmp) & (first_visit < delivery), first_visit, -1)  # -1: none before delivery
+    delivery_recorded = delivery + 2 + medical_lag(rng, "delivery_claim_lag", *key)
+    first_claim = first_visit + medical_lag(rng, "identification_lag", *key)
+    # the first visit's claim, or at the latest (no visit, or that claim very late) the delivery's
+    identified = np.where(first_visit >= 0, np.minimum(first_claim, delivery_recorded), delivery_recorded)
+    to_delivery = delivery - lmp
+    gdm_diagnosed = np.minimum(lmp + _uniform_days(draw("gdm_diagnosis"), *P.GDM_DIAGNOSIS_DAYS), delivery - 1)
+    onset_from = np.minimum(lmp + P.HYPERTENSION_ONSET_FROM_DAY, delivery - 1)
+    ghtn_onset = onset_from + np.floor(np.sqrt(draw("ghtn_onset")) * (delivery - onset_from)).astype(np.int64)
+    pe_lead = np.floor(-np.log(draw("preeclampsia_onset")) * P.PREECLAMPSIA_LEAD_MEAN_DAYS).astype(np.int64)
+    pe_onset = np.maximum(delivery - 1 - pe_lead, onset_from)
+
     # ---- enrollment before the pregnancy (claims are observed only while enrolled)
     coverage_end = state["coverage_end"]  # -1: none
     continuous = (coverage_end >= 0) & (coverage_end >= lmp - 1)
@@ -217,8 +231,16 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     episode: Arrays = {
         "k": np.full(n, k),
         "lmp_day": lmp,
-        "index_day": index_day,
+        "week12_day": week12_day,
+        "first_visit_day": first_visit,
+        "prenatal_start_week": np.where(first_visit >= 0, (first_visit - lmp) / 7.0, np.nan),
+        "identified_day": identified,
         "delivery_day": delivery,
+        "delivery_recorded_day": delivery_recorded,
+        "gestation_days": to_delivery,
+        "gdm_diagnosed_day": gdm_diagnosed,
+        "ghtn_onset_day": ghtn_onset,
+        "preeclampsia_onset_day": pe_onset,
         "weeks": weeks,
         "twins": twins,
         "age": age,
@@ -250,9 +272,13 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
         "spurious_nicu": spurious & ~spurious_hdp,
         "true_risk": oracle_risk(ctx),
         "postpartum_end_day": postpartum_end,
-        "recorded_day": delivery
-        + P.OUTCOME_WINDOW_DAYS
-        + np.floor(-np.log(draw("claims_lag")) * P.CLAIMS_LAG_MEAN_DAYS).astype(np.int64),
+        # complete once the window closed and its claims came in, never before the delivery's own claim
+        "recorded_day": np.maximum(
+            delivery
+            + P.OUTCOME_WINDOW_DAYS
+            + np.floor(-np.log(draw("claims_lag")) * P.CLAIMS_LAG_MEAN_DAYS).astype(np.int64),
+            delivery_recorded + 1,
+        ),
         "prior_enrolled": prior_enrolled,
         "has_pre_span": prior_enrolled & ~continuous & (pre_start < lmp),
         "pre_start_day": pre_start,
@@ -275,12 +301,36 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     return episode, new_state
 
 
+def _uniform_days(u: np.ndarray, low: int, high: int) -> np.ndarray:
+    return low + np.floor(u * (high - low + 1)).astype(np.int64)
+
+
+def prenatal_start_day(inadequate: np.ndarray, u_category: np.ndarray, u_day: np.ndarray) -> np.ndarray:
+    """Gestational day of the first prenatal visit; 0 for none (published shares by trimester)."""
+    start = np.zeros(len(u_category), dtype=np.int64)
+    for flag in (False, True):
+        shares = P.PRENATAL_START_SHARES[flag]
+        rows = inadequate == flag
+        upper = np.cumsum([shares[c] for c in ("first", "second", "third")])
+        category = np.searchsorted(upper, u_category[rows], side="right")  # 0, 1, 2; 3 = none
+        for index, name in enumerate(("first", "second", "third")):
+            chosen = np.flatnonzero(rows)[category == index]
+            start[chosen] = _uniform_days(u_day[chosen], *P.PRENATAL_START_DAYS[name])
+    return start
+
+
+def medical_lag(rng: Streams, stream: str, *keys) -> np.ndarray:
+    """Days from service to the plan receiving a medical claim (params.MEDICAL_LAG)."""
+    lag = P.MEDICAL_LAG
+    return lag["floor"] + np.round(lag["median"] * np.exp(lag["sigma"] * rng.normal(stream, *keys))).astype(np.int64)
+
+
 def episodes(person: Arrays, rng: Streams, spec: CohortSpec) -> Arrays:
-    """Every episode with an index date inside the period, with its member's columns."""
+    """Every episode whose twelfth week lies inside the period, with its member's columns."""
     m = person["member_id"]
     span = spec.end_day - spec.start_day
-    first_index = spec.start_day + (rng.uniform("first_index", m) * span).astype(np.int64)
-    person = {**person, "first_lmp": first_index - P.INDEX_GESTATIONAL_DAYS}
+    first_week12 = spec.start_day + (rng.uniform("first_index", m) * span).astype(np.int64)
+    person = {**person, "first_lmp": first_week12 - P.WEEK12_DAYS}
     person["birth_day"] = person["first_lmp"] - (person["age_first"] * 365.25).astype(np.int64)
     state: Arrays = {
         "next_lmp": person["first_lmp"],
@@ -295,7 +345,7 @@ def episodes(person: Arrays, rng: Streams, spec: CohortSpec) -> Arrays:
     parts: list[Arrays] = []
     for k in range(1, P.MAX_EPISODES + 1):
         episode, state = episode_step(person, k, state, rng, spec)
-        keep = episode["index_day"] <= spec.end_day
+        keep = episode["week12_day"] <= spec.end_day
         if not keep.any():
             break
         rows = {name: values[keep] for name, values in person.items()}

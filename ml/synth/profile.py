@@ -17,7 +17,7 @@ from ml.data import schema as S
 from ml.data.labels import OUTCOME_COLUMNS
 from ml.data.store import TableStore
 from ml.evaluation.metrics import classification_metrics
-from ml.synth.targets import BASE_RATES, EFFECTS
+from ml.synth.targets import BASE_RATES, EFFECTS, TIMING
 
 OUTCOMES = OUTCOME_COLUMNS
 
@@ -64,9 +64,61 @@ def _effect(counts: dict[str, float], measure: str) -> float | None:
 
 
 def profile(store: TableStore) -> dict[str, Any]:
-    """The whole profile: rates and effects, missingness, and the oracle."""
+    """The whole profile: rates and effects, timing, missingness, and the oracle."""
     result = rates_and_effects(store)
+    result["timing"] = timing(store)
     result["missingness"] = missingness(store)
+    return result
+
+
+def timing(store: TableStore) -> dict[str, dict[str, float]]:
+    """When care starts (trimester of the first prenatal visit) and how late claims arrive,
+    next to their targets (ml/synth/targets.py: TIMING)."""
+    start = store.require(S.ORACLE.name).select("prenatal_care_start_week")
+    week = F.col("prenatal_care_start_week")
+    shares = start.agg(
+        F.avg((week < 14).cast("double")).alias("first"),
+        F.avg(((week >= 14) & (week < 28)).cast("double")).alias("second"),
+        F.avg((week >= 28).cast("double")).alias("third"),
+        F.avg(week.isNull().cast("double")).alias("none"),
+    ).first()
+    observed = {
+        f"prenatal care starts: {name} trimester"
+        if name != "none"
+        else "prenatal care starts: none before delivery": shares[name]
+        for name in ("first", "second", "third", "none")
+    }
+
+    def lag_shares(table: str, date_column: str, *days: int) -> list[float]:
+        df = store.require(table)
+        newest = df.agg(F.max("received_date")).first()[0]
+        # Rows a year before the cut-off: every one of their claims has arrived by then.
+        settled = df.where(F.col(date_column) <= F.date_sub(F.lit(newest), 365))
+        lag = F.datediff(F.col("received_date"), F.col(date_column))
+        row = settled.agg(*[F.avg((lag <= d).cast("double")).alias(f"d{d}") for d in days]).first()
+        return [row[f"d{d}"] for d in days]
+
+    within_15, within_90 = lag_shares(S.DIAGNOSES.name, "service_date", 15, 90)
+    (same_day,) = lag_shares(S.PHARMACY_FILLS.name, "fill_date", 0)
+    (labs_7,) = lag_shares(S.LAB_RESULTS.name, "order_date", 7)
+    observed |= {
+        "medical claims received within 15 days": within_15,
+        "medical claims received within 90 days": within_90,
+        "pharmacy claims received the same day": same_day,
+        "lab results received within 7 days": labs_7,
+    }
+    identified = store.require(S.EPISODES.name).select((F.datediff("identified_date", "lmp_date") / 7.0).alias("weeks"))
+    median = identified.agg(F.percentile("weeks", 0.5)).first()[0]
+    result = {}
+    for name, value in observed.items():
+        target = TIMING[name]
+        result[name] = {
+            "observed": round(float(value or 0.0), 4),
+            "target": target.target,
+            "low": target.low,
+            "high": target.high,
+        }
+    result["median gestational week at identification"] = {"observed": round(float(median or 0.0), 1)}
     return result
 
 
@@ -156,9 +208,9 @@ def missingness(store: TableStore) -> dict[str, float]:
     """Share missing, by group of information a feature would draw on."""
     members = store.require(S.MEMBERS.name)
     labs = store.require(S.LAB_RESULTS.name)
-    episodes = store.require(S.EPISODES.name).select("episode_id", "member_id", "lmp_date", "index_date")
+    episodes = store.require(S.EPISODES.name).select("episode_id", "member_id", "lmp_date", "identified_date")
 
-    def before(events: DataFrame, date_column: str, days: int, anchor: str = "index_date") -> float:
+    def before(events: DataFrame, date_column: str, days: int, anchor: str = "identified_date") -> float:
         """Share of episodes with no event in the `days` before the anchor date."""
         joined = episodes.join(events.select("member_id", F.col(date_column).alias("d")), "member_id", "left")
         window = (F.col("d") < F.col(anchor)) & (F.col("d") >= F.date_sub(anchor, days))
@@ -174,9 +226,9 @@ def missingness(store: TableStore) -> dict[str, float]:
         "claims history (no diagnosis in the 12 months before the pregnancy)": before(
             store.require(S.DIAGNOSES.name), "service_date", 365, anchor="lmp_date"
         ),
-        "labs (no lab ordered in the 12 months before the index date)": before(labs, "order_date", 365),
+        "labs (no lab ordered in the 12 months before identification)": before(labs, "order_date", 365),
         "labs (ordered, no result returned)": _share_null(labs, "result_value"),
-        "sdoh (never screened before the index date)": before(
+        "sdoh (never screened before identification)": before(
             store.require(S.SDOH_SCREENINGS.name), "screening_date", 10_000
         ),
     }
@@ -189,6 +241,9 @@ def _share_null(df: DataFrame, column: str) -> float:
 def within_targets(result: dict[str, Any]) -> dict[str, bool]:
     """Which base rates and key effects are within tolerance (for tests and the CLI)."""
     checks = {f"base_rate:{n}": BASE_RATES[n].ok(v["observed"]) for n, v in result["base_rates"].items()}
+    for name, value in result.get("timing", {}).items():
+        if name in TIMING:
+            checks[f"timing:{name}"] = TIMING[name].ok(value["observed"])
     for name, effect in EFFECTS.items():
         if effect.key:
             value = result["odds_ratios"][name]["observed"]

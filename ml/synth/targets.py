@@ -1,5 +1,5 @@
-"""What the synthetic cohort must reproduce: published Medicaid rates and effect sizes
-(../shared/docs/domain.md), with the tolerance each is checked to."""
+"""What the synthetic cohort must reproduce: published Medicaid rates, effect sizes and
+timing (docs/published_rates.md), with the tolerance each is checked to."""
 
 from __future__ import annotations
 
@@ -76,3 +76,16 @@ EFFECTS: dict[str, Effect] = {
 }
 
 ORACLE_AUROC = (0.72, 0.85)
+
+# When care starts (NVSR 67(3); MACPAC) and how late claims arrive (The Tuva Project).
+TIMING: dict[str, Rate] = {
+    "prenatal care starts: first trimester": Rate(0.68, 0.64, 0.72),
+    "prenatal care starts: second trimester": Rate(0.24, 0.20, 0.28),
+    "prenatal care starts: third trimester": Rate(0.06, 0.04, 0.08),
+    "prenatal care starts: none before delivery": Rate(0.02, 0.01, 0.04),
+    # "well under half of a month's claims processed within that month; most within three months"
+    "medical claims received within 15 days": Rate(0.30, 0.20, 0.45),
+    "medical claims received within 90 days": Rate(0.95, 0.90, 0.99),
+    "pharmacy claims received the same day": Rate(0.90, 0.85, 0.95),
+    "lab results received within 7 days": Rate(1.0, 0.95, 1.0),
+}

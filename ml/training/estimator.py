@@ -84,7 +84,7 @@ def predict(booster: xgb.Booster, matrix: np.ndarray) -> np.ndarray:
 
 
 def scored(booster: xgb.Booster, frame: DataFrame) -> pd.DataFrame:
-    """Labels, scores and subgroup columns of `frame` (no features, no ids)."""
-    rows, matrix = on_driver(frame, *SUBGROUPS)
+    """Labels, scores, landmark and subgroup columns of `frame` (no features, no ids)."""
+    rows, matrix = on_driver(frame, "landmark", *SUBGROUPS)
     rows["score"] = predict(booster, matrix)
     return rows

@@ -1,5 +1,6 @@
-"""The `train` task: point-in-time training set, Hyperopt search, the best refitted and
-registered as `challenger`; returns its version for the `validate` task."""
+"""The `train` task: the landmark training set as known on the as-of date, Hyperopt search,
+the best refitted and registered as `challenger`; returns its version for the `validate`
+task. Test metrics are logged overall and per landmark."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import importlib.metadata
 import tempfile
 import time
 import warnings
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from mlflow.types import ColSpec, Schema
 
 from ml.config.loader import Settings
 from ml.data.store import table_store
+from ml.evaluation.landmarks import flat, landmark_metrics
 from ml.evaluation.metrics import classification_metrics
 from ml.features.definitions import descriptions
 from ml.features.training_set import build as build_training_set
@@ -35,6 +37,10 @@ MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
 PACKAGE = Path(__file__).resolve().parents[1]  # ml/: shipped with the model for imputation and scoring
 
 
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+
+
 def log(message: str) -> None:
     print(f"[train {time.perf_counter() - _STARTED[0]:5.0f}s] {message}", flush=True)
 
@@ -45,28 +51,34 @@ def signature(features: list[str]) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "risk_score")]))
 
 
-def run(settings: Settings, job_run_id: str = "", progress: bool = True) -> dict[str, Any]:
+def run(settings: Settings, job_run_id: str = "", progress: bool = True, as_of: date | None = None) -> dict[str, Any]:
     _STARTED[0] = time.perf_counter()
+    as_of = as_of or date.today()
     config = settings.project.training
     check_sampleable(to_hyperopt(config.search_space), config.seed)  # before any data is read
     spark = get_spark("hrob-train")
     sources = table_store(spark, settings.environment.source_schema)
     store = table_store(spark, settings.namespace)
 
-    log(f"building the point-in-time training set from {store.namespace}")
-    data = prepare(settings, build_training_set(settings, sources, store), estimator.num_workers(spark))
+    log(f"building the landmark training set from {store.namespace} as known on {as_of}")
+    data = prepare(settings, build_training_set(settings, sources, store, as_of), estimator.num_workers(spark))
     log(
-        "episodes per split: "
+        "landmark rows per split: "
         + ", ".join(f"{s} {n:,} ({data.positives[s]:,} positive)" for s, n in data.counts.items())
         + f"; {len(data.columns)} model columns"
     )
+    if data.gaps:
+        log(
+            "rows without a usable snapshot (features missing): "
+            + ", ".join(f"{r} {n:,}" for r, n in data.gaps.items())
+        )
     try:
-        return _train(settings, data, job_run_id, progress)
+        return _train(settings, data, job_run_id, progress, as_of)
     finally:
         data.unpersist()
 
 
-def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bool) -> dict[str, Any]:
+def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bool, as_of: date) -> dict[str, Any]:
     config = settings.project.training
     configure_mlflow(settings.environment.experiment_path)
     commit = git_commit(job_run_id)
@@ -75,6 +87,8 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
         mlflow.log_params(
             {
                 "label": data.label,
+                "as_of": as_of.isoformat(),
+                "landmarks": ",".join(lm.name for lm in settings.project.landmarks),
                 "features": len(data.imputation.features),
                 "model_columns": len(data.columns),
                 "feature_as_of": data.feature_as_of_max or "none",
@@ -82,9 +96,10 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
                 "max_evals": config.max_evals,
                 "early_stopping_trials": config.early_stopping_trials,
                 "primary_metric": config.primary_metric,
-                **{f"episodes_{s}": n for s, n in data.counts.items()},
+                **{f"rows_{s}": n for s, n in data.counts.items()},
             }
         )
+        mlflow.log_metrics({f"rows_without_snapshot_{_slug(r)}": n for r, n in data.gaps.items()})
         log(f"searching: up to {config.max_evals} trials, stop after {config.early_stopping_trials} without gain")
         result = search(data, config, progress=progress)
         best = result.best
@@ -103,12 +118,29 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
         test = estimator.scored(booster, data.frames["test"])
         metrics = classification_metrics(test["label"].to_numpy(), test["score"].to_numpy())
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        per_landmark = landmark_metrics(
+            test, settings.project.inference.outreach_cutoff, [lm.name for lm in settings.project.landmarks]
+        )
+        mlflow.log_metrics(flat(per_landmark, "test_"))
+        for landmark, values in per_landmark.items():
+            log(
+                f"test {landmark}: AUROC {values.get('auroc', float('nan')):.3f}, "
+                f"PPV at the outreach cut-off {values.get('ppv', float('nan')):.3f} "
+                f"({values['rows']:,.0f} rows)"
+            )
 
         readable = descriptions(settings.project.features.lookback_months)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
             report.write_report(
-                folder / "report", settings, booster, data.columns, readable, test, data.imputation.to_json()
+                folder / "report",
+                settings,
+                booster,
+                data.columns,
+                readable,
+                test,
+                data.imputation.to_json(),
+                per_landmark,
             )
             mlflow.log_artifacts(str(folder / "report"), "report")
             artifacts = RiskScorer(booster, data.imputation).save(folder / "model_files")
@@ -119,6 +151,7 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
         tags = {
             "git_commit": commit,
             "job_run_id": job_run_id or "local",
+            "as_of": as_of.isoformat(),
             "feature_as_of": data.feature_as_of_max,
             "test_auroc": f"{metrics['auroc']:.4f}",
             "test_auprc": f"{metrics['auprc']:.4f}",

@@ -11,7 +11,7 @@ registration: an empty set, a single-class label, a split with no rows or one cl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -20,21 +20,22 @@ from ml.config.loader import Settings
 from ml.errors import DataError
 from ml.features import imputation
 from ml.features.imputation import FittedImputation
-from ml.features.training_set import SPLITS, SUBGROUPS, TrainingSet
+from ml.features.training_set import KEY_COLUMNS, SPLITS, SUBGROUPS, TrainingSet
 from ml.runtime.spark import wide_rows
 
-ID_COLUMNS = ("episode_id", "member_id", "index_date")
+ID_COLUMNS = KEY_COLUMNS
 FEATURES = "features"
 
 
 @dataclass
 class PreparedData:
-    frames: dict[str, DataFrame]  # split -> cached rows: ids, label, subgroups, feature array
+    frames: dict[str, DataFrame]  # split -> cached rows: ids, landmark, label, subgroups, feature array
     imputation: FittedImputation
-    counts: dict[str, int]
+    counts: dict[str, int]  # rows (episode x landmark) per split
     positives: dict[str, int]
     label: str
     feature_as_of_max: str | None
+    gaps: dict[str, int] = field(default_factory=dict)  # rows without a usable snapshot, by reason
 
     @property
     def columns(self) -> list[str]:
@@ -46,38 +47,48 @@ class PreparedData:
             frame.unpersist()
 
 
-def split_counts(frame: DataFrame) -> tuple[dict[str, int], dict[str, int], str | None]:
+def split_counts(frame: DataFrame) -> tuple[dict[str, int], dict[str, int], str | None, dict[str, int]]:
+    """Rows and positives per split, the newest snapshot used, rows without one by reason."""
     rows = (
-        frame.groupBy("split")
+        frame.groupBy("split", "feature_gap")
         .agg(F.count("*").alias("n"), F.sum("label").alias("pos"), F.max("feature_as_of").alias("newest"))
         .collect()
     )
-    counts = {s: 0 for s in SPLITS} | {r.split: r.n for r in rows}
-    positives = {s: 0 for s in SPLITS} | {r.split: int(r.pos or 0) for r in rows}
+    counts, positives = {s: 0 for s in SPLITS}, {s: 0 for s in SPLITS}
+    gaps: dict[str, int] = {}
+    for r in rows:
+        counts[r.split] += r.n
+        positives[r.split] += int(r.pos or 0)
+        if r.feature_gap is not None:
+            gaps[r.feature_gap] = gaps.get(r.feature_gap, 0) + r.n
     newest = max((r.newest for r in rows if r.newest is not None), default=None)
-    return counts, positives, newest.isoformat() if newest else None
+    return counts, positives, newest.isoformat() if newest else None, gaps
 
 
 def check_counts(label: str, counts: dict[str, int], positives: dict[str, int]) -> None:
     total, pos = sum(counts.values()), sum(positives.values())
     if total == 0:
         raise DataError(
-            "the training set is empty: no labelled episode has an outcome (run the feature job "
-            "and check the outcomes table)"
+            "the training set is empty: no episode with a recorded outcome reached a landmark (run the "
+            "feature job and check the outcomes and episodes tables)"
         )
     if pos in (0, total):
         raise DataError(
-            f"label {label} has a single class ({'all 1' if pos else 'all 0'}) in {total:,} episodes: nothing to learn"
+            f"label {label} has a single class ({'all 1' if pos else 'all 0'}) in {total:,} landmark rows: "
+            "nothing to learn"
         )
     if total < len(SPLITS):
-        raise DataError(f"{total:,} labelled episodes are fewer than the {len(SPLITS)} splits {', '.join(SPLITS)}")
+        raise DataError(f"{total:,} landmark rows are fewer than the {len(SPLITS)} splits {', '.join(SPLITS)}")
     for split in SPLITS:
         n, p = counts[split], positives[split]
         if n == 0:
-            raise DataError(f"split '{split}' is empty ({total:,} episodes): too few members for training.split_config")
+            raise DataError(
+                f"split '{split}' is empty ({total:,} landmark rows): too few members for training.split_config"
+            )
         if p in (0, n):
             raise DataError(
-                f"split '{split}' has a single class in its {n:,} episodes: too few members for training.split_config"
+                f"split '{split}' has a single class in its {n:,} landmark rows: "
+                "too few members for training.split_config"
             )
 
 
@@ -86,7 +97,7 @@ def prepare(settings: Settings, training: TrainingSet, workers: int) -> Prepared
     spark = training.frame.sparkSession
     frame = training.frame.cache()
     try:
-        counts, positives, newest = split_counts(frame)
+        counts, positives, newest, gaps = split_counts(frame)
         check_counts(training.label, counts, positives)
         with wide_rows(spark):
             fitted = imputation.fit(frame.where(F.col("split") == "train"), training.features, settings.features)
@@ -103,4 +114,4 @@ def prepare(settings: Settings, training: TrainingSet, workers: int) -> Prepared
         frames[split] = part.cache()
         frames[split].count()
     assembled.unpersist()
-    return PreparedData(frames, fitted, counts, positives, training.label, newest)
+    return PreparedData(frames, fitted, counts, positives, training.label, newest, gaps)

@@ -96,6 +96,7 @@ def write_report(
     readable: dict[str, str],
     test: pd.DataFrame,
     imputation_json: str,
+    per_landmark: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Every parent-run artifact into `folder`; returns the tables for the caller to summarise."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -106,6 +107,7 @@ def write_report(
     validation = settings.project.validation
     groups = subgroup_metrics(test, list(validation.subgroups), validation.min_subgroup_episodes)
     groups.to_csv(folder / "subgroup_metrics.csv", index=False)
+    (folder / "landmark_metrics.json").write_text(json.dumps(per_landmark or {}, indent=1))
     (folder / "config_merged.yml").write_text(merged_config(settings))
     (folder / "imputation.json").write_text(imputation_json)
     (folder / "feature_descriptions.json").write_text(json.dumps({c: readable.get(c, c) for c in columns}, indent=1))

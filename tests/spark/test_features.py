@@ -4,7 +4,7 @@ selection and imputation, idempotent atomic writes, and input validation."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from pyspark.sql import functions as F
@@ -34,22 +34,103 @@ WINDOWS = [3, 6, 12, 24]
 def test_point_in_time_uses_same_day_never_later_and_keeps_rows_without_history(spark):
     episodes = spark.createDataFrame(
         [(1, 10, date(2024, 3, 10)), (2, 20, date(2024, 3, 10)), (3, 30, date(2024, 3, 10))],
-        "episode_id long, member_id long, index_date date",
+        "episode_id long, member_id long, landmark_date date",
     )
     features = spark.createDataFrame(
         [
             (10, date(2024, 1, 1), 1.0),
-            (10, date(2024, 3, 10), 2.0),  # same day as the index date: used
+            (10, date(2024, 3, 10), 2.0),  # same day as the landmark: used
             (10, date(2024, 3, 11), 3.0),  # a day later: never used
             (20, date(2024, 3, 11), 4.0),  # member 20 has only later rows
         ],
         "member_id long, as_of date, f double",
     )
-    got = {r.episode_id: (r.f, r.feature_as_of) for r in point_in_time_join(episodes, features, "index_date").collect()}
-    assert got[1] == (2.0, date(2024, 3, 10))
-    assert got[2] == (None, None), "only later rows: missing features, not the later row"
-    assert got[3] == (None, None), "no rows at all: still one row, features missing"
+    got = {
+        r.episode_id: (r.f, r.feature_as_of, r.feature_gap)
+        for r in point_in_time_join(episodes, features, "landmark_date").collect()
+    }
+    assert got[1] == (2.0, date(2024, 3, 10), None)
+    assert got[2] == (None, None, "no snapshot"), "only later rows: missing features, not the later row"
+    assert got[3] == (None, None, "no snapshot"), "no rows at all: still one row, features missing"
     assert len(got) == 3
+
+
+def test_a_stale_snapshot_or_one_from_before_the_pregnancy_is_never_used(spark):
+    episodes = spark.createDataFrame(
+        [
+            (1, 10, date(2024, 3, 10), date(2024, 1, 1)),  # newest snapshot 9 days old
+            (2, 20, date(2024, 3, 10), date(2024, 3, 5)),  # newest snapshot from before this LMP
+            (3, 30, date(2024, 3, 10), date(2024, 1, 1)),  # fresh: used
+        ],
+        "episode_id long, member_id long, landmark_date date, lmp_date date",
+    )
+    features = spark.createDataFrame(
+        [(10, date(2024, 3, 1), 1.0), (20, date(2024, 3, 4), 2.0), (30, date(2024, 3, 9), 3.0)],
+        "member_id long, as_of date, f double",
+    )
+    joined = point_in_time_join(episodes, features, "landmark_date", max_age_days=7, not_before="lmp_date")
+    got = {r.episode_id: (r.f, r.feature_as_of, r.feature_gap) for r in joined.collect()}
+    assert got[1] == (None, None, "older than 7 days")
+    assert got[2] == (None, None, "before this pregnancy")
+    assert got[3] == (3.0, date(2024, 3, 9), None)
+
+
+def test_landmarks_are_reached_after_identification_and_before_delivery(spark):
+    from ml.config.models import Landmark
+    from ml.features.landmarks import landmark_rows, newest_reached
+
+    landmarks = [Landmark(name="identification"), Landmark(name="week_12", week=12), Landmark(name="week_28", week=28)]
+    lmp = date(2024, 1, 1)  # week 12: 2024-03-25; week 28: 2024-07-15
+    episodes = spark.createDataFrame(
+        [
+            (1, 10, lmp, date(2024, 2, 20), None),  # identified at week 7, still pregnant
+            (2, 20, lmp, date(2024, 4, 1), None),  # identified after week 12: no week_12 row
+            (3, 30, lmp, date(2024, 2, 20), date(2024, 6, 1)),  # delivered before week 28
+            (4, 40, lmp, date(2024, 6, 2), date(2024, 6, 1)),  # identified only from the delivery claim
+        ],
+        "episode_id long, member_id long, lmp_date date, identified_date date, delivery_date date",
+    )
+    rows = landmark_rows(episodes, landmarks).collect()
+    reached = {(r.episode_id, r.landmark): r.landmark_date for r in rows}
+    assert reached == {
+        (1, "identification"): date(2024, 2, 21),
+        (1, "week_12"): date(2024, 3, 25),
+        (1, "week_28"): date(2024, 7, 15),
+        (2, "identification"): date(2024, 4, 2),
+        (2, "week_28"): date(2024, 7, 15),
+        (3, "identification"): date(2024, 2, 21),
+        (3, "week_12"): date(2024, 3, 25),
+    }
+    newest = {r.episode_id: r.landmark for r in newest_reached(episodes, landmarks, date(2024, 5, 1)).collect()}
+    assert newest == {1: "week_12", 2: "identification", 3: "week_12"}
+
+
+def test_the_label_at_a_landmark_counts_only_what_is_not_yet_diagnosed(spark):
+    from ml.features.landmarks import label_at_landmark, with_known_diagnoses
+
+    rows = spark.createDataFrame(
+        [
+            # member, landmark date, hypertensive disorder, preterm, other components false
+            (1, date(2024, 5, 1), True, False),  # hypertension coded and received before: not news
+            (2, date(2024, 5, 1), True, False),  # coded before, received after the landmark: news
+            (3, date(2024, 5, 1), True, True),  # known hypertension, but a preterm birth: positive
+            (4, date(2024, 5, 1), True, False),  # hypertension coded three years earlier only: news
+        ],
+        "member_id long, landmark_date date, hypertensive_disorder boolean, preterm_birth boolean",
+    )
+    for column in ("low_birthweight", "severe_maternal_morbidity", "stillbirth", "nicu_admission"):
+        rows = rows.withColumn(column, F.lit(False))
+    diagnoses = spark.createDataFrame(
+        [
+            (1, date(2024, 4, 1), date(2024, 4, 20), "O139"),
+            (2, date(2024, 4, 1), date(2024, 5, 2), "O139"),
+            (3, date(2023, 12, 1), date(2023, 12, 20), "I10"),
+            (4, date(2021, 1, 1), date(2021, 1, 20), "I10"),
+        ],
+        "member_id long, service_date date, received_date date, icd10_code string",
+    )
+    labelled = with_known_diagnoses(rows, diagnoses).select("member_id", label_at_landmark("high_risk").alias("y"))
+    assert {r.member_id: r.y for r in labelled.collect()} == {1: 0.0, 2: 1.0, 3: 1.0, 4: 1.0}
 
 
 # ---------------------------------------------------------------- the feature job on a cohort
@@ -57,32 +138,40 @@ def test_point_in_time_uses_same_day_never_later_and_keeps_rows_without_history(
 
 def test_at_least_500_features_each_mapped_once(cohort_settings, features_written):
     store, _ = features_written
-    columns = [c for c in store.read(outputs.FEATURES).columns if c not in outputs.FEATURE_KEY]
+    columns = [
+        c for c in store.read(outputs.FEATURES).columns if c not in (*outputs.FEATURE_KEY, outputs.FEATURE_PARTITION)
+    ]
     assert len(columns) >= 500
     assert all(re.fullmatch(r"[a-z_]+__[a-z0-9_]+(__[a-z0-9_]+)?", c) for c in columns)
     mappings.check(columns, cohort_settings.features.mappings)
 
 
-def test_one_row_per_member_and_as_of_and_open_episodes_snapshotted(spark, cohort_settings, features_written):
+def test_one_row_per_member_and_as_of_and_every_landmark_snapshotted(spark, cohort_settings, features_written):
+    from ml.features.landmarks import landmark_rows
+
     store, result = features_written
     table = store.read(outputs.FEATURES)
     assert table.count() == table.select("member_id", "as_of").distinct().count() == result["feature_rows"]
     sources = table_store(spark, cohort_settings.environment.source_schema)
-    open_members = sources.read("episodes").where(
-        (F.col("index_date") <= F.lit(AS_OF))
-        & (F.col("delivery_date").isNull() | (F.col("delivery_date") > F.lit(AS_OF)))
+    reached = landmark_rows(sources.read("episodes"), cohort_settings.project.landmarks).where(
+        F.col("landmark_date").between(F.lit(date(2024, 1, 1)), F.lit(AS_OF))
     )
-    today = table.where(F.col("as_of") == F.lit(AS_OF)).select("member_id")
-    assert open_members.select("member_id").subtract(today).count() == 0
+    wanted = reached.select("member_id", F.col("landmark_date").alias("as_of")).distinct()
+    assert wanted.count() > 1000
+    assert wanted.subtract(table.select("member_id", "as_of")).count() == 0, "a landmark without its snapshot"
+    months = table.select(outputs.FEATURE_PARTITION, F.trunc("as_of", "month").alias("m"))
+    assert months.where(F.col(outputs.FEATURE_PARTITION) != F.col("m")).count() == 0
 
 
-def test_no_feature_uses_data_from_the_as_of_date_or_later(spark, cohort_settings, features_written):
-    """Recomputed with every event dated on or after the as-of date deleted, the features
-    the job wrote for that date are unchanged."""
-    store, _ = features_written
-    written = store.read(outputs.FEATURES).where(F.col("as_of") == F.lit(AS_OF)).limit(300).cache()
+def test_no_feature_uses_data_served_or_received_on_the_as_of_date_or_later(spark, cohort_settings, features_written):
+    """Features of the members with a pregnancy open on the as-of date, computed from every
+    source row and from only the rows served and received before that date, are equal."""
+    from ml.features.spine import is_open
+
     sources = table_store(spark, cohort_settings.environment.source_schema)
     checked = load_sources(sources, AS_OF)
+    spine = checked.tables["episodes"].where(is_open(AS_OF)).select("member_id", F.lit(AS_OF).alias("as_of"))
+    spine = spine.distinct().limit(300).cache()
     before = dict(checked.tables)
     for name, column in (
         ("diagnoses", "service_date"),
@@ -90,43 +179,58 @@ def test_no_feature_uses_data_from_the_as_of_date_or_later(spark, cohort_setting
         ("pharmacy_fills", "fill_date"),
         ("lab_results", "order_date"),
         ("sdoh_screenings", "screening_date"),
-        ("outcomes", "recorded_date"),
     ):
-        before[name] = before[name].where(F.col(column) < F.lit(AS_OF))
+        before[name] = before[name].where((F.col(column) < F.lit(AS_OF)) & (F.col("received_date") < F.lit(AS_OF)))
+    before["outcomes"] = before["outcomes"].where(F.col("recorded_date") < F.lit(AS_OF))
+    before["episodes"] = (
+        before["episodes"]
+        .where(F.col("identified_date") < F.lit(AS_OF))
+        .withColumn(
+            "delivery_recorded_date",
+            F.when(F.col("delivery_recorded_date") < F.lit(AS_OF), F.col("delivery_recorded_date")),
+        )
+    )
     before["enrollment"] = before["enrollment"].where(F.col("span_start") < F.lit(AS_OF))
-    truncated = compute_features(before, written.select("member_id", "as_of"), WINDOWS)
-    a = written.toPandas().sort_values(["member_id", "as_of"]).reset_index(drop=True)
+    received_late = checked.tables["diagnoses"].where(
+        (F.col("service_date") < F.lit(AS_OF)) & (F.col("received_date") >= F.lit(AS_OF))
+    )
+    assert received_late.join(spine, "member_id", "left_semi").count() > 0, "the cohort has claims still in flight"
+    full = compute_features(checked.tables, spine, WINDOWS)
+    truncated = compute_features(before, spine, WINDOWS)
+    a = full.toPandas().sort_values(["member_id", "as_of"]).reset_index(drop=True)
     b = truncated.toPandas().sort_values(["member_id", "as_of"]).reset_index(drop=True)
-    truncated.unpersist()
-    written.unpersist()
+    for frame in (full, truncated, spine):
+        frame.unpersist()
     assert len(a) == 300
     import pandas as pd
 
     pd.testing.assert_frame_equal(a, b[a.columns])
 
 
-def test_the_oracle_is_not_a_feature_source():
+def test_no_generator_only_table_is_a_feature_source():
     from pathlib import Path
 
+    from ml.data import schema as S
     from ml.features import sources
 
-    assert "oracle_episode_risk" not in {t.name for t in sources.FEATURE_SOURCES}
+    assert {t.name for t in S.GENERATOR_ONLY} == {"oracle_episode_risk", "oracle_diagnoses_in_transit"}
+    assert not {t.name for t in S.GENERATOR_ONLY} & {t.name for t in sources.FEATURE_SOURCES}
     for path in Path(sources.__file__).parent.glob("*.py"):
         text = path.read_text()
-        assert "ORACLE" not in text.replace("S.ORACLE not in FEATURE_SOURCES", "") or path.name == "sources.py"
-        assert "oracle_episode_risk" not in text
+        for table in S.GENERATOR_ONLY:
+            assert table.name not in text, (path.name, table.name)
+        assert "ORACLE" not in text and "IN_TRANSIT" not in text, path.name
 
 
 def test_rerun_for_the_same_as_of_replaces_its_rows(spark, cohort_settings, features_written):
     store, _ = features_written
-    before = store.read(outputs.FEATURES)
+    before = store.read(outputs.FEATURES).cache()
     counts = before.groupBy("as_of").count().collect()
-    run_features(cohort_settings, AS_OF)  # the daily run again
+    run_features(cohort_settings, AS_OF)  # the daily run again: the last week's landmarks
     after = store.read(outputs.FEATURES)
     assert sorted(after.groupBy("as_of").count().collect()) == sorted(counts)
-    assert (
-        after.where(F.col("as_of") < F.lit(AS_OF)).exceptAll(before.where(F.col("as_of") < F.lit(AS_OF))).count() == 0
-    )
+    assert after.exceptAll(before).count() == 0 and before.exceptAll(after).count() == 0
+    before.unpersist()
 
 
 def test_failed_run_leaves_the_feature_table_intact(spark, cohort_settings, features_written, monkeypatch):
@@ -138,10 +242,11 @@ def test_failed_run_leaves_the_feature_table_intact(spark, cohort_settings, feat
     import ml.features.job as job
 
     def exploding(tables, spine, windows):
-        rows = store.read(outputs.FEATURES).where(F.col("as_of") == F.lit(AS_OF))
+        window = F.col("as_of").between(F.lit(AS_OF - timedelta(days=7)), F.lit(AS_OF))
+        rows = store.read(outputs.FEATURES).where(window).drop(outputs.FEATURE_PARTITION)
         return rows.withColumn(
             "area__deprivation_index",
-            F.when(F.col("member_id") % 7 == 3, F.raise_error(F.lit("disk full"))).otherwise(
+            F.when(F.col("member_id") > 0, F.raise_error(F.lit("disk full"))).otherwise(
                 F.col("area__deprivation_index")
             ),
         )
@@ -174,7 +279,7 @@ def test_unmapped_or_never_computed_features_are_refused():
 def test_training_set_applies_selection(spark, cohort_settings, features_written):
     store, _ = features_written
     sources = table_store(spark, cohort_settings.environment.source_schema)
-    training = build_training_set(cohort_settings, sources, store)
+    training = build_training_set(cohort_settings, sources, store, AS_OF)
     assert "demographics__race__black" not in training.features  # dropped feature
     features = FeatureConfig(
         cohort_settings.features.mappings,
@@ -184,12 +289,21 @@ def test_training_set_applies_selection(spark, cohort_settings, features_written
     selected = features.selected()
     assert all(f.startswith(("labs__", "condition__")) for f in selected)
     assert "labs__bmi__last_value" not in selected and "labs__bmi__max_12m" in selected
-    frame = training.frame
-    assert frame.count() == sources.read("outcomes").count()  # no labelled episode dropped
+    frame = training.frame.cache()
+    assert frame.count() == frame.select("episode_id", "landmark").distinct().count() > 1000
+    labelled = sources.read("outcomes").where(F.col("recorded_date") < F.lit(AS_OF)).select("episode_id")
+    assert frame.select("episode_id").distinct().subtract(labelled).count() == 0, "labels as known on the as-of date"
+    assert frame.where(F.col("landmark_date") >= F.lit(AS_OF)).count() == 0
     members = frame.groupBy("member_id").agg(F.countDistinct("split").alias("splits"))
     assert members.where("splits > 1").count() == 0, "a member in two splits"
     assert {r.split for r in frame.select("split").distinct().collect()} == {"train", "validation", "test"}
-    assert frame.where(F.col("feature_as_of") > F.col("index_date")).count() == 0
+    assert frame.where(F.col("feature_as_of") > F.col("landmark_date")).count() == 0
+    age = F.datediff("landmark_date", "feature_as_of")
+    assert frame.where(age > cohort_settings.project.features.max_snapshot_age_days).count() == 0
+    assert {r.landmark for r in frame.select("landmark").distinct().collect()} == {
+        lm.name for lm in cohort_settings.project.landmarks
+    }
+    frame.unpersist()
 
 
 def _config(default: Imputation, **features: Imputation) -> FeatureConfig:
@@ -256,7 +370,11 @@ def _broken(spark, cohort_settings, table: str, change) -> dict:
 @pytest.mark.parametrize(
     ("table", "change", "message"),
     [
-        ("episodes", lambda df: df.drop("index_date"), r"test.broken_sources.episodes: column index_date is missing"),
+        (
+            "episodes",
+            lambda df: df.drop("identified_date"),
+            r"test.broken_sources.episodes: column identified_date is missing",
+        ),
         (
             "members",
             lambda df: df.withColumn("birth_date", F.col("birth_date").cast("string")),
@@ -292,10 +410,10 @@ def test_contract_violations_stop_with_one_line(spark, cohort_settings, table, c
         (
             "episodes",
             lambda df: df.withColumn(
-                "index_date",
-                F.when(F.col("episode_id") % 50 == 1, F.date_add("delivery_date", 3)).otherwise(F.col("index_date")),
+                "identified_date",
+                F.when(F.col("episode_id") % 50 == 1, F.date_sub("lmp_date", 3)).otherwise(F.col("identified_date")),
             ),
-            "index date after the delivery date",
+            "identified before the last menstrual period",
         ),
         (
             "episodes",

@@ -4,10 +4,12 @@ on one and two cores."""
 
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import subprocess
 import sys
+from datetime import date
 
 import pytest
 from pyspark.sql import DataFrame
@@ -51,7 +53,8 @@ def test_keys_are_unique_and_episodes_consistent(small):
         df = store.read(name)
         assert df.count() == df.select(*table.key).distinct().count(), name
     episodes = store.read("episodes")
-    assert episodes.where("index_date >= delivery_date").count() == 0
+    assert episodes.where("identified_date < lmp_date OR delivery_date < lmp_date").count() == 0
+    assert episodes.where("delivery_recorded_date < delivery_date").count() == 0, "a claim after its service"
     assert episodes.where("gestational_age_weeks < 20 OR gestational_age_weeks > 42").count() == 0
     open_episodes = episodes.where("delivery_date IS NULL").count()
     assert open_episodes > 0, "episodes still open at the cut-off are what inference scores"
@@ -66,12 +69,12 @@ def test_refuses_to_overwrite_without_the_flag(spark, small):
     assert store.read("members").count() == counts["members"]
 
 
-def _ordered_before_index(store, test: str) -> DataFrame:
+def _ordered_before_identification(store, test: str) -> DataFrame:
     labs = store.read("lab_results").where(F.col("test_code") == test)
-    episodes = store.read("episodes").select("episode_id", "member_id", "index_date")
+    episodes = store.read("episodes").select("episode_id", "member_id", F.col("identified_date").alias("known"))
     hits = (
         episodes.join(labs, "member_id")
-        .where((F.col("order_date") < F.col("index_date")) & (F.col("order_date") >= F.date_sub("index_date", 365)))
+        .where((F.col("order_date") < F.col("known")) & (F.col("order_date") >= F.date_sub("known", 365)))
         .select("episode_id")
         .distinct()
         .withColumn("ordered", F.lit(1))
@@ -83,7 +86,7 @@ def test_missingness_is_not_at_random(small):
     """Whether an HbA1c was ordered depends on risk: that is the signal MNAR carries."""
     store, _ = small
     truth = store.read("oracle_episode_risk").select("episode_id", "bmi", "true_risk")
-    ordered = _ordered_before_index(store, "hba1c").join(truth, "episode_id")
+    ordered = _ordered_before_identification(store, "hba1c").join(truth, "episode_id")
     rates = {
         r["obese"]: r["rate"]
         for r in ordered.groupBy((F.col("bmi") >= 30).alias("obese")).agg(F.avg("ordered").alias("rate")).collect()
@@ -126,12 +129,14 @@ def test_calibrated_to_published_rates_on_50k_episodes(spark):
     store = table_store(spark, "test.cohort_calibration")
     spec = cohort_spec(members=37_000, seed=2026, start="2021-01", end="2026-11", partitions=4)
     ep = episode_frame(spark, spec).cache()
+    cached = [ep]
     try:
-        tables = build_tables(ep, spec)
+        tables = build_tables(ep, spec, cached)
         core = ("members", "episodes", "outcomes", "oracle_episode_risk")
         store.overwrite_many({name: tables[name] for name in core})
     finally:
-        ep.unpersist()
+        for frame in cached:
+            frame.unpersist()
     result = rates_and_effects(store)
     assert result["episodes"] >= 50_000
     failures = {name: ok for name, ok in within_targets(result).items() if not ok}
@@ -206,3 +211,35 @@ def test_profile_reports_missingness_by_group(small):
     assert 0.25 < shares["enrollment (no enrollment before the pregnancy)"] < 0.42
     assert 0.25 < shares["claims history (no diagnosis in the 12 months before the pregnancy)"] < 0.6
     assert 0.05 < shares["labs (ordered, no result returned)"] < 0.2
+
+
+def test_rows_arrive_after_their_service_and_by_the_cut_off_with_published_lags(small):
+    store, _ = small
+    month = date.fromisoformat(f"{SMALL['end']}-01")
+    cut_off = month.replace(day=calendar.monthrange(month.year, month.month)[1])
+    for table, service in (
+        ("encounters", "encounter_date"),
+        ("diagnoses", "service_date"),
+        ("pharmacy_fills", "fill_date"),
+        ("lab_results", "order_date"),
+        ("sdoh_screenings", "screening_date"),
+    ):
+        df = store.read(table)
+        assert df.where(F.col("received_date") < F.col(service)).count() == 0, table
+        assert df.agg(F.max("received_date")).first()[0] == cut_off, f"{table}: rows up to the cut-off, none after"
+    in_transit = store.read("oracle_diagnoses_in_transit")
+    assert in_transit.where((F.col("received_date") <= cut_off) | (F.col("service_date") > cut_off)).count() == 0
+    assert in_transit.count() > 0, "claims served in the last weeks are still in transit at the cut-off"
+    assert in_transit.join(store.read("diagnoses"), "claim_line_id").count() == 0
+    timing = profile(store)["timing"]
+    for name in ("medical claims received within 90 days", "pharmacy claims received the same day"):
+        assert timing[name]["low"] <= timing[name]["observed"] <= timing[name]["high"], (name, timing[name])
+    first_visit_claims = (
+        store.read("episodes")
+        .join(store.read("encounters").where("encounter_type = 'prenatal'"), "member_id")
+        .where(F.col("received_date") == F.col("identified_date"))
+        .select("episode_id")
+        .distinct()
+        .count()
+    )
+    assert first_visit_claims > 0.8 * store.read("episodes").count(), "the first visit's claim identifies the episode"

@@ -16,7 +16,7 @@ from ml.errors import ConfigError
 from ml.registry import client as registry
 from ml.runtime.tracking import configure_mlflow
 from ml.training.job import run as train
-from tests.conftest import with_training
+from tests.conftest import COHORT_AS_OF, with_training
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -28,7 +28,9 @@ def test_training_registers_a_challenger_linked_to_its_run(trained):
     assert result["challenger_after_training"] == str(version.version) == result["model_version"]
     assert version.tags["run_id"] == result["training_run_id"] == version.run_id
     assert version.tags["job_run_id"] == "4242"
-    assert float(version.tags["test_auroc"]) > 0.6
+    # 2,000 members and landmark rows with claims as they arrive: a few hundred test
+    # episodes, so the floor is "clearly better than chance"; quality is the benchmark's job
+    assert float(version.tags["test_auroc"]) > 0.55
 
 
 def test_every_trial_is_a_nested_run_with_params_and_validation_metrics(trained):
@@ -117,7 +119,12 @@ def test_the_search_is_deterministic(cohort_settings, features_written):
     spark = get_spark()
     data = prepare(
         small,
-        build(small, table_store(spark, small.environment.source_schema), table_store(spark, small.namespace)),
+        build(
+            small,
+            table_store(spark, small.environment.source_schema),
+            table_store(spark, small.namespace),
+            as_of=COHORT_AS_OF,
+        ),
         num_workers(spark),
     )
     try:

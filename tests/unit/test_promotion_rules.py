@@ -102,12 +102,12 @@ def test_every_metric_and_check_is_in_the_tags_and_description():
         (
             {"train": 50, "validation": 10, "test": 10},
             {"train": 0, "validation": 0, "test": 0},
-            r"label high_risk has a single class \(all 0\) in 70 episodes",
+            r"label high_risk has a single class \(all 0\) in 70 landmark rows",
         ),
         (
             {"train": 2, "validation": 0, "test": 0},
             {"train": 1, "validation": 0, "test": 0},
-            "2 labelled episodes are fewer than the 3 splits",
+            "2 landmark rows are fewer than the 3 splits",
         ),
         (
             {"train": 50, "validation": 0, "test": 10},

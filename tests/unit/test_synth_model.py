@@ -57,14 +57,21 @@ def test_episodes_do_not_depend_on_batching():
     order = np.argsort(whole["episode_id"])
     joined = {k: np.concatenate([h[k] for h in halves]) for k in whole}
     order_joined = np.argsort(joined["episode_id"])
-    for name in ("episode_id", "index_day", "delivery_day", "true_risk", "composite_true", "birthweight"):
+    for name in ("episode_id", "identified_day", "delivery_day", "true_risk", "composite_true", "birthweight"):
         assert np.array_equal(whole[name][order], joined[name][order_joined]), name
 
 
 def test_episodes_lie_in_the_period_and_follow_each_other(cohort):
-    assert cohort["index_day"].min() >= SPEC.start_day
-    assert cohort["index_day"].max() <= SPEC.end_day
-    assert np.all(cohort["delivery_day"] > cohort["index_day"])
+    assert cohort["week12_day"].min() >= SPEC.start_day
+    assert cohort["week12_day"].max() <= SPEC.end_day
+    assert np.all(cohort["delivery_day"] > cohort["week12_day"])
+    visited = cohort["first_visit_day"] >= 0
+    assert np.all(cohort["first_visit_day"][visited] < cohort["delivery_day"][visited])
+    assert np.all(cohort["identified_day"][visited] > cohort["first_visit_day"][visited]), (
+        "claims arrive after the visit"
+    )
+    assert np.all(cohort["identified_day"][~visited] == cohort["delivery_recorded_day"][~visited])
+    assert np.all(cohort["recorded_day"] > cohort["delivery_recorded_day"]), "an outcome needs the delivery's claim"
     weeks = cohort["weeks"]
     assert weeks.min() >= 22 and weeks.max() <= 41
     by_member = np.lexsort((cohort["k"], cohort["member_id"]))
@@ -112,6 +119,21 @@ def test_bad_generator_parameters(kwargs, message):
         cohort_spec(args["members"], args["seed"], args["start"], args["end"], args["partitions"])
 
 
-def test_end_defaults_to_the_current_month():
+def test_the_cut_off_defaults_to_today():
     spec = cohort_spec(10, 1, "2021-01", None, today=date(2026, 11, 28))
-    assert spec.end == date(2026, 11, 30)
+    assert spec.end == date(2026, 11, 28)
+    assert cohort_spec(10, 1, "2021-01", "2026-02").end == date(2026, 2, 28), "a month given: its last day"
+
+
+def test_prenatal_care_starts_at_the_published_shares(cohort):
+    from ml.synth.params import PRENATAL_START_TARGETS
+
+    weeks = cohort["prenatal_start_week"]
+    observed = {
+        "first": np.mean(weeks < 14),
+        "second": np.mean((weeks >= 14) & (weeks < 28)),
+        "third": np.mean(weeks >= 28),
+        "none": np.mean(np.isnan(weeks)),
+    }
+    for name, target in PRENATAL_START_TARGETS.items():
+        assert abs(observed[name] - target) < 0.03, (name, observed[name])
