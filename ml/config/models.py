@@ -256,6 +256,9 @@ INTEGER_PARAMS = {"max_depth", "n_estimators", "max_bin", "max_leaves"}
 
 
 class SplitConfig(Strict):
+    # The member split's own seed, never the model's: changing training.seed must not move
+    # members the champion trained on into the holdout it is judged on.
+    seed: int = 1729
     train: float
     validation: float
     test: float
@@ -294,15 +297,59 @@ class TrainingSettings(Strict):
 Subgroup = Literal["race_ethnicity", "age_band", "rurality"]
 
 
+class BootstrapSettings(Strict):
+    replicates: Annotated[int, Field(ge=100, le=20_000)] = 1000
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    seed: int = 20_240_917
+
+
+class CalibrationBounds(Strict):
+    slope: tuple[float, float] = (0.7, 1.4)  # logistic recalibration slope, per landmark
+    max_abs_intercept: Annotated[float, Field(ge=0.0)] = 0.3  # calibration-in-the-large, logit scale
+
+    @model_validator(mode="after")
+    def _ordered(self) -> CalibrationBounds:
+        low, high = self.slope
+        if not 0 < low < 1 < high:
+            raise ValueError(f"slope bounds must satisfy 0 < low < 1 < high, got [{low}, {high}]")
+        return self
+
+
 class ValidationSettings(Strict):
     mode: Literal["disabled", "dry_run", "enabled"] = "enabled"
     holdout_months: PositiveInt = 24
+    bootstrap: BootstrapSettings = BootstrapSettings()
     min_auroc: Probability
     min_auprc: Probability
-    min_improvement: Probability = 0.0  # margin on the primary metric over the champion
-    max_subgroup_drop: Probability = 0.05
+    # the interval's lower bound for (challenger - champion) on the primary metric must exceed this
+    min_improvement: Probability = 0.0
+    max_subgroup_drop: Probability = 0.05  # non-inferiority margin on each subgroup's AUROC
     min_subgroup_episodes: PositiveInt = 100
     subgroups: list[Subgroup] = ["race_ethnicity", "age_band", "rurality"]
+    # small categories judged together: subgroup -> pool name -> the values it holds
+    subgroup_pools: dict[Subgroup, dict[Identifier, list[str]]] = {}
+    calibration: CalibrationBounds = CalibrationBounds()
+    max_ppv_drop: Probability = 0.05  # per landmark, at the outreach cut-off, on the interval
+    max_sensitivity_drop: Probability = 0.05
+    min_landmark_rows: PositiveInt = 200  # fewer: the landmark's checks are "not evaluated"
+
+    @field_validator("subgroup_pools")
+    @classmethod
+    def _pools(cls, value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for subgroup, pools in value.items():
+            seen: dict[str, str] = {}
+            for pool, members in pools.items():
+                if len(members) < 2:
+                    raise ValueError(f"pool '{subgroup}.{pool}' must hold at least two values, got {members}")
+                for member in members:
+                    if member in seen:
+                        raise ValueError(f"'{member}' is in two pools of {subgroup}: {seen[member]} and {pool}")
+                    seen[member] = pool
+        return value
+
+    def cell_of(self, subgroup: str) -> dict[str, str]:
+        """value -> the cell it is judged in (its pool, or itself)."""
+        return {m: pool for pool, members in self.subgroup_pools.get(subgroup, {}).items() for m in members}
 
 
 class Tier(Strict):

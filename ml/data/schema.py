@@ -88,7 +88,7 @@ ENROLLMENT = Table(
 
 EPISODES = Table(
     "episodes",
-    "One row per pregnancy episode whose index date lies in the generated period.",
+    "One row per pregnancy episode whose LMP lies in the generated period.",
     ("episode_id",),
     (
         EPISODE_ID,
@@ -123,7 +123,7 @@ EPISODES = Table(
     ),
 )
 
-OUTCOME_FLAG = "From the index date to 42 days postpartum, as coded in claims (a few percent miscoded)."
+OUTCOME_FLAG = "From the LMP to 42 days postpartum, as coded in claims (a few percent miscoded)."
 
 OUTCOMES = Table(
     "outcomes",

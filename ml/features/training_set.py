@@ -41,10 +41,20 @@ def age_band(age: Column) -> Column:
     return F.when(age < 20, "under_20").when(age < 35, "20_to_34").otherwise("35_plus")
 
 
-def split_of(member_id: Column, seed: int, split: SplitConfig) -> Column:
-    """train / validation / test by a hash of the member: stable, and grouped by member."""
+def split_of(member_id: Column, split: SplitConfig, seed: int | None = None) -> Column:
+    """train / validation / test by a hash of the member and the split's seed (or `seed`):
+    stable, and grouped by member."""
+    seed = split.seed if seed is None else seed
     u = F.pmod(F.xxhash64(member_id, F.lit(seed)), F.lit(_BUCKETS)) / F.lit(float(_BUCKETS))
     return F.when(u < split.train, "train").when(u < split.train + split.validation, "validation").otherwise("test")
+
+
+def in_test_under(member_id: Column, split: SplitConfig, seeds: list[int]) -> Column:
+    """Whether the member is in the test part under every one of `seeds`."""
+    test = F.lit(True)
+    for seed in seeds:
+        test = test & (split_of(member_id, split, seed) == "test")
+    return test
 
 
 def episodes_with_context(sources: TableStore) -> DataFrame:
@@ -75,7 +85,7 @@ def landmark_examples(settings: Settings, sources: TableStore, as_of: date) -> D
         *KEY_COLUMNS,
         "lmp_date",
         label_at_landmark(settings.project.model.label).alias("label"),
-        split_of(F.col("member_id"), training.seed, training.split_config).alias("split"),
+        split_of(F.col("member_id"), training.split_config).alias("split"),
         *SUBGROUPS,
     )
 

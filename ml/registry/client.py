@@ -13,6 +13,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 CHAMPION, CHALLENGER = "champion", "challenger"
+PREVIOUS_CHAMPION = "previous_champion"  # set by promotion, used by rollback
+SPLIT_SEED_TAG = "split_seed"  # on every version: the member split it was trained on
 
 
 def client() -> MlflowClient:

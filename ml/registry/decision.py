@@ -1,12 +1,27 @@
-"""Champion/challenger checks and the decision, as plain data (no Spark, no MLflow).
+"""The promotion gate: checks and the decision, as plain data (no Spark, no MLflow).
 
-Checks: absolute minimums (AUROC, AUPRC), the margin over the champion on the primary
-metric, and the largest AUROC drop allowed in any subgroup cell large enough on both
-sides. The decision depends on the mode:
+Input: one frame of holdout rows (member, episode, landmark, label, subgroups) with both
+models' scores side by side. Two kinds of check:
+
+- minimums, judged on the challenger alone and required of a first champion too:
+  AUROC and AUPRC floors, and calibration (slope and intercept) at every landmark;
+- comparisons with the champion, each on a paired, seeded, member-clustered bootstrap
+  interval of (challenger - champion) (ml/evaluation/bootstrap.py):
+  - the primary metric: the interval's lower bound must exceed `min_improvement`, so a
+    tie or a difference the holdout cannot tell from noise keeps the champion;
+  - every subgroup cell's AUROC (pools merge small categories): non-inferiority, the
+    lower bound >= -`max_subgroup_drop`;
+  - PPV and sensitivity at the outreach cut-off at every landmark: lower bound >= minus
+    their margins.
+
+A cell or landmark too small to judge is not silently skipped: it is listed as "not
+evaluated (n=...)" in the report, the tags and the description.
+
+The decision depends on the mode:
 - enabled: promote when every check passes;
 - dry_run: decide and record, but never move the champion;
-- disabled: no comparison; the champion never moves (the first champion still needs
-  the absolute minimums: nothing below them may reach members).
+- disabled: no comparison; the champion never moves (a first champion still needs the
+  minimums: nothing below them may reach members).
 """
 
 from __future__ import annotations
@@ -14,18 +29,37 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from ml.config.models import ValidationSettings
+from ml.evaluation.bootstrap import Interval, at_cutoff, interval, replicate_weights, weighted_metric
+from ml.evaluation.landmarks import landmark_metrics
+from ml.evaluation.metrics import classification_metrics
+
+MINIMUM, COMPARISON = "minimum", "comparison"
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    value: float | None
+    kind: str  # MINIMUM or COMPARISON
+    value: float | None  # the point estimate judged (a difference for comparisons)
     threshold: float
     passed: bool
     detail: str
+    low: float | None = None  # the interval, for comparisons
+    high: float | None = None
+
+
+@dataclass(frozen=True)
+class NotEvaluated:
+    name: str
+    episodes: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"not evaluated (n={self.episodes}): {self.reason}"
 
 
 @dataclass
@@ -34,8 +68,13 @@ class Decision:
     challenger_version: str
     champion_version: str | None
     checks: list[Check] = field(default_factory=list)
+    not_evaluated: list[NotEvaluated] = field(default_factory=list)
     challenger_metrics: dict[str, float] = field(default_factory=dict)
     champion_metrics: dict[str, float] = field(default_factory=dict)
+    # per landmark: the population the outreach list is drawn from at each point of pregnancy
+    challenger_landmarks: dict[str, dict[str, float]] = field(default_factory=dict)
+    champion_landmarks: dict[str, dict[str, float]] = field(default_factory=dict)
+    holdout: dict[str, str] = field(default_factory=dict)  # split seeds, rows, digest of its ids
 
     @property
     def passed(self) -> bool:
@@ -43,7 +82,7 @@ class Decision:
 
     @property
     def minimums_passed(self) -> bool:
-        return all(c.passed for c in self.checks if c.name.startswith("min_"))
+        return all(c.passed for c in self.checks if c.kind == MINIMUM)
 
     @property
     def promote(self) -> bool:
@@ -74,9 +113,13 @@ class Decision:
             "outcome": self.outcome,
             "passed": self.passed,
             "promote": self.promote,
+            "holdout": self.holdout,
             "challenger_metrics": self.challenger_metrics,
             "champion_metrics": self.champion_metrics,
+            "challenger_landmarks": self.challenger_landmarks,
+            "champion_landmarks": self.champion_landmarks,
             "checks": [asdict(c) for c in self.checks],
+            "not_evaluated": [asdict(n) | {"status": str(n)} for n in self.not_evaluated],
         }
 
     def tags(self) -> dict[str, str]:
@@ -87,72 +130,191 @@ class Decision:
             "validation_promote": str(self.promote).lower(),
             "validation_champion_version": self.champion_version or "none",
         }
+        tags |= {f"holdout_{k}": v for k, v in self.holdout.items()}
         for name, value in self.challenger_metrics.items():
             tags[f"challenger_{name}"] = f"{value:.4f}"
         for name, value in self.champion_metrics.items():
             tags[f"champion_{name}"] = f"{value:.4f}"
         for check in self.checks:
             tags[f"check_{check.name}"] = "pass" if check.passed else "fail"
+            if check.low is not None:
+                bounds = f"[{_fmt(check.low, '+')}, {_fmt(check.high, '+')}]"
+                tags[f"interval_{check.name}"] = f"{_fmt(check.value, '+')} {bounds}"
+        for skipped in self.not_evaluated:
+            tags[f"check_{skipped.name}"] = f"not evaluated (n={skipped.episodes})"
         return tags
 
     def description(self) -> str:
         lines = [f"Validation ({self.mode}): {self.outcome}."]
         lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in self.checks]
+        lines += [f"- NOT EVALUATED {n.name}: {n}" for n in self.not_evaluated]
         return "\n".join(lines)
 
 
-def _fmt(value: float | None) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+def _fmt(value: float | None, sign: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{value:{sign}.4f}"
 
 
 def decide(
     config: ValidationSettings,
     primary: str,
+    cutoff: float,
+    landmarks: list[str],
     challenger_version: str,
     champion_version: str | None,
-    challenger: dict[str, float],
-    champion: dict[str, float] | None,
-    challenger_groups: pd.DataFrame,
-    champion_groups: pd.DataFrame | None,
+    scored: pd.DataFrame,
 ) -> Decision:
-    decision = Decision(
-        config.mode,
-        challenger_version,
-        champion_version,
-        challenger_metrics=dict(challenger),
-        champion_metrics=dict(champion or {}),
-    )
+    """`scored`: member_id, episode_id, landmark, label, the configured subgroups, and the
+    score columns `challenger` and (when there is a champion) `champion`."""
+    labels = scored["label"].to_numpy(np.int64)
+    compare = champion_version is not None and config.mode != "disabled"
+    decision = Decision(config.mode, challenger_version, champion_version)
+    for role in ("challenger", "champion") if compare else ("challenger",):
+        metrics = classification_metrics(labels, scored[role].to_numpy(np.float64))
+        metrics |= {"rows": float(len(scored)), "episodes": float(scored["episode_id"].nunique())}
+        per_landmark = landmark_metrics(scored.assign(score=scored[role]), cutoff, landmarks)
+        setattr(decision, f"{role}_metrics", metrics)
+        setattr(decision, f"{role}_landmarks", per_landmark)
+
+    _minimums(decision, config, scored, landmarks)
+    if compare:
+        _comparisons(decision, config, primary, cutoff, landmarks, scored)
+    return decision
+
+
+def _minimums(decision: Decision, config: ValidationSettings, scored: pd.DataFrame, landmarks: list[str]) -> None:
+    mine = decision.challenger_metrics
     for metric, floor in (("auroc", config.min_auroc), ("auprc", config.min_auprc)):
-        value = challenger[metric]
+        value = mine[metric]
         decision.checks.append(
-            Check(f"min_{metric}", value, floor, value >= floor, f"challenger {_fmt(value)} >= {floor:.4f}")
+            Check(f"min_{metric}", MINIMUM, value, floor, value >= floor, f"challenger {_fmt(value)} >= {floor:.4f}")
         )
-    if champion is None or config.mode == "disabled":
-        return decision
-    margin = challenger[primary] - champion[primary]
+    low, high = config.calibration.slope
+    bound = config.calibration.max_abs_intercept
+    for landmark in landmarks:
+        part = scored[scored["landmark"] == landmark]
+        metrics = decision.challenger_landmarks.get(landmark, {})
+        if len(part) < config.min_landmark_rows or "calibration_slope" not in metrics:
+            decision.not_evaluated.append(_too_small(f"calibration_{landmark}", part, config.min_landmark_rows))
+            continue
+        slope, intercept = metrics["calibration_slope"], metrics["calibration_intercept"]
+        decision.checks.append(
+            Check(
+                f"calibration_{landmark}",
+                MINIMUM,
+                slope,
+                bound,
+                low <= slope <= high and abs(intercept) <= bound,
+                f"slope {slope:.3f} within [{low}, {high}], intercept {intercept:+.3f} within +/-{bound} "
+                f"({len(part):,} rows)",
+            )
+        )
+
+
+def _too_small(name: str, part: pd.DataFrame, minimum: int, unit: str = "rows") -> NotEvaluated:
+    count = len(part) if unit == "rows" else part["episode_id"].nunique()
+    classes = part["label"].nunique() if len(part) else 0
+    reason = f"{count:,} {unit} < {minimum:,}" if count < minimum else "a single class"
+    if count >= minimum and classes == 2:
+        reason = "nobody above the outreach cut-off for one of the models"
+    return NotEvaluated(name, int(part["episode_id"].nunique()) if len(part) else 0, reason)
+
+
+def _comparisons(
+    decision: Decision,
+    config: ValidationSettings,
+    primary: str,
+    cutoff: float,
+    landmarks: list[str],
+    scored: pd.DataFrame,
+) -> None:
+    boot = config.bootstrap
+    weights = replicate_weights(scored["member_id"].to_numpy(), boot.replicates, boot.seed)
+    labels = scored["label"].to_numpy(np.int64)
+    mine, theirs = scored["challenger"].to_numpy(np.float64), scored["champion"].to_numpy(np.float64)
+    level = f"{boot.confidence:.0%}"
+
+    def difference(metric: str, mask: np.ndarray) -> Interval:
+        w, y = weights[:, mask], labels[mask]
+        return interval(
+            weighted_metric(metric, y, mine[mask], w) - weighted_metric(metric, y, theirs[mask], w), boot.confidence
+        )
+
+    everyone = np.ones(len(scored), dtype=bool)
+    gap = difference(primary, everyone)
+    margin = config.min_improvement
+    better = gap.low > margin
+    verdict = (
+        "better" if better else ("worse: champion kept" if gap.high < 0 else "inconclusive or a tie: champion kept")
+    )
     decision.checks.append(
         Check(
             f"beats_champion_{primary}",
+            COMPARISON,
+            gap.estimate,
             margin,
-            config.min_improvement,
-            margin >= config.min_improvement,
-            f"challenger {_fmt(challenger[primary])} - champion {_fmt(champion[primary])} = "
-            f"{margin:+.4f}, needs >= {config.min_improvement:+.4f}",
+            better,
+            f"challenger {_fmt(decision.challenger_metrics[primary])} - champion "
+            f"{_fmt(decision.champion_metrics[primary])} = {gap} ({level} paired bootstrap, "
+            f"{boot.replicates} replicates); lower bound must exceed {margin:+.4f}: {verdict}",
+            gap.low,
+            gap.high,
         )
     )
-    merged = challenger_groups.merge(champion_groups, on=["subgroup", "value"], suffixes=("", "_champion"))
-    for row in merged.itertuples():
-        if pd.isna(row.auroc) or pd.isna(row.auroc_champion):
-            continue  # too few episodes, or a single class, on one side: no figure to compare
-        drop = row.auroc_champion - row.auroc
-        decision.checks.append(
-            Check(
-                f"subgroup_{row.subgroup}_{row.value}",
-                drop,
-                config.max_subgroup_drop,
-                drop <= config.max_subgroup_drop,
-                f"AUROC drop {drop:+.4f} vs champion ({row.episodes} episodes), "
-                f"allowed <= {config.max_subgroup_drop:.4f}",
+
+    for subgroup in config.subgroups:
+        pools = config.cell_of(subgroup)
+        cells = scored[subgroup].astype(str).map(lambda v, pools=pools: pools.get(v, v))
+        for cell in sorted(cells.unique()):
+            mask = (cells == cell).to_numpy()
+            part = scored[mask]
+            name = f"subgroup_{subgroup}_{cell}"
+            episodes = part["episode_id"].nunique()
+            if episodes < config.min_subgroup_episodes or part["label"].nunique() < 2:
+                decision.not_evaluated.append(_too_small(name, part, config.min_subgroup_episodes, unit="episodes"))
+                continue
+            diff = difference("auroc", mask)
+            drop = config.max_subgroup_drop
+            held = set(scored.loc[mask, subgroup].astype(str))
+            pooled = f" (pool of {', '.join(sorted(held))})" if held != {cell} else ""
+            decision.checks.append(
+                Check(
+                    name,
+                    COMPARISON,
+                    diff.estimate,
+                    -drop,
+                    diff.low >= -drop,
+                    f"AUROC difference {diff} on {episodes:,} episodes{pooled}; lower bound must be >= {-drop:+.4f}",
+                    diff.low,
+                    diff.high,
+                )
             )
-        )
-    return decision
+
+    for landmark in landmarks:
+        mask = (scored["landmark"] == landmark).to_numpy()
+        part = scored[mask]
+        flagged = min((part["challenger"] >= cutoff).sum(), (part["champion"] >= cutoff).sum())
+        if len(part) < config.min_landmark_rows or part["label"].nunique() < 2 or flagged == 0:
+            decision.not_evaluated.append(_too_small(f"outreach_{landmark}", part, config.min_landmark_rows))
+            continue
+        w = weights[:, mask]
+        ours = at_cutoff(labels[mask], mine[mask], w, cutoff)
+        champions = at_cutoff(labels[mask], theirs[mask], w, cutoff)
+        for metric, allowed in (("ppv", config.max_ppv_drop), ("sensitivity", config.max_sensitivity_drop)):
+            diff = interval(ours[metric] - champions[metric], boot.confidence)
+            decision.checks.append(
+                Check(
+                    f"{metric}_{landmark}",
+                    COMPARISON,
+                    diff.estimate,
+                    -allowed,
+                    diff.low >= -allowed,
+                    f"{metric.upper() if metric == 'ppv' else metric} at the outreach cut-off {cutoff:g}: "
+                    f"challenger {_fmt(float(ours[metric][0]))} - champion {_fmt(float(champions[metric][0]))} "
+                    f"= {diff}; lower bound must be >= {-allowed:+.4f}",
+                    diff.low,
+                    diff.high,
+                )
+            )

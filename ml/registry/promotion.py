@@ -1,5 +1,6 @@
 """The `promote` task: move `champion` to the challenger when its validation says so;
-clear `challenger` once decided. On any other outcome the champion is left alone."""
+clear `challenger` once decided; the champion it replaces becomes `previous_champion`.
+On any other outcome the champion is left alone."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ def run(settings: Settings, model_version: str) -> dict[str, Any]:
         )
     c = registry.client()
     if promote:
+        if previous:  # the way back: `hrob model rollback` restores it
+            c.set_registered_model_alias(name, registry.PREVIOUS_CHAMPION, previous)
         c.set_registered_model_alias(name, registry.CHAMPION, str(model_version))
     challenger = registry.by_alias(name, registry.CHALLENGER)
     if challenger and str(challenger.version) == str(model_version):

@@ -4,7 +4,9 @@ and as an artifact of a validation run."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import tempfile
 import time
 from datetime import date
@@ -16,8 +18,7 @@ import pandas as pd
 
 from ml.config.loader import Settings
 from ml.errors import DataError
-from ml.evaluation.metrics import classification_metrics
-from ml.evaluation.subgroups import subgroup_metrics
+from ml.evaluation.landmarks import flat
 from ml.features.training_set import SUBGROUPS
 from ml.inference.model import check_features, load_scorer, score
 from ml.registry import client as registry
@@ -28,15 +29,15 @@ from ml.runtime.tracking import configure_mlflow
 REPORT = "validation_report.json"
 
 
-def _evaluate(frame, model_name: str, version: str, config) -> tuple[dict[str, float], pd.DataFrame]:
-    scorer, _ = load_scorer(model_name, version=version)
-    check_features(scorer, frame, "the validation holdout")
-    scored = score(frame, scorer, ["label", "landmark", *SUBGROUPS]).toPandas()
-    scored["label"] = scored["label"].astype("int64")
-    scored = scored.rename(columns={"risk_score": "score"})
-    metrics = classification_metrics(scored["label"].to_numpy(), scored["score"].to_numpy())
-    metrics["episodes"] = float(len(scored))
-    return metrics, subgroup_metrics(scored, list(config.subgroups), config.min_subgroup_episodes)
+def _scores(frame, scorer, keep: list[str]) -> pd.DataFrame:
+    return score(frame, scorer, keep).toPandas()
+
+
+def holdout_digest(scored: pd.DataFrame) -> str:
+    """sha256 of the holdout's sorted (episode, landmark) ids: two validations with the same
+    digest judged the same rows. No id leaves this function."""
+    keys = sorted(f"{e}:{lm}" for e, lm in zip(scored["episode_id"], scored["landmark"], strict=True))
+    return hashlib.sha256("\n".join(keys).encode()).hexdigest()
 
 
 def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: date | None = None) -> dict[str, Any]:
@@ -44,39 +45,66 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
     config = settings.project.validation
     name = settings.model_name
     configure_mlflow(settings.environment.experiment_path)
-    if registry.version(name, model_version) is None:
+    challenger = registry.version(name, model_version)
+    if challenger is None:
         raise DataError(f"model {name} has no version {model_version} to validate")
     champion = registry.by_alias(name, registry.CHAMPION)
     champion_version = str(champion.version) if champion else None
     if champion_version == str(model_version):
         raise DataError(f"version {model_version} of {name} is already the champion")
+    compare = champion_version is not None and config.mode != "disabled"
 
     if config.mode == "disabled" and champion_version is not None:
         decision = Decision("disabled", str(model_version), champion_version)
     else:
-        frame = holdout(settings, as_of or date.today()).cache()
+        mine, _ = load_scorer(name, version=str(model_version))
+        theirs = load_scorer(name, version=champion_version)[0] if compare else None
+        # Each model is scored on the features it needs: a feature dropped from the selection
+        # since the champion was trained must not stop every later promotion.
+        features = sorted(set(mine.features) | set(theirs.features if theirs else ()))
+        # Members trained on by either model are never in its holdout, whatever split seed
+        # each was trained with (a version without the tag predates it: the current seed).
+        current = settings.project.training.split_config.seed
+        compared = [challenger, champion] if compare else [challenger]
+        seeds = sorted({current} | {int((v.tags or {}).get(registry.SPLIT_SEED_TAG, current)) for v in compared})
+        frame = holdout(settings, as_of or date.today(), features=features, split_seeds=seeds).cache()
         try:
-            rows = frame.count()
-            print(
-                f"[validate] holdout: {rows:,} test-split episodes from the last {config.holdout_months} months",
-                flush=True,
-            )
-            mine, my_groups = _evaluate(frame, name, str(model_version), config)
-            theirs, their_groups = (None, None)
-            if champion_version and config.mode != "disabled":
-                theirs, their_groups = _evaluate(frame, name, champion_version, config)
+            keep = ["member_id", "episode_id", "landmark", "label", *SUBGROUPS]
+            check_features(mine, frame, "the validation holdout")
+            scored = _scores(frame, mine, keep).rename(columns={"risk_score": "challenger"})
+            if theirs is not None:
+                check_features(theirs, frame, "the validation holdout")
+                keys = ["episode_id", "landmark"]
+                champions = _scores(frame, theirs, keys).rename(columns={"risk_score": "champion"})
+                scored = scored.merge(champions, on=keys, how="inner", validate="one_to_one")
         finally:
             frame.unpersist()
+        if scored.empty or scored["label"].nunique() < 2:
+            raise DataError(
+                f"the validation holdout has {len(scored):,} landmark rows and "
+                f"{scored['label'].nunique() if len(scored) else 0} label classes: nothing to judge"
+            )
+        print(
+            f"[validate] holdout: {len(scored):,} test-split landmark rows ({scored['episode_id'].nunique():,} "
+            f"episodes) from the last {config.holdout_months} months, split seeds {seeds}",
+            flush=True,
+        )
         decision = decide(
             config,
             settings.project.training.primary_metric,
+            settings.project.inference.outreach_cutoff,
+            [lm.name for lm in settings.project.landmarks],
             str(model_version),
             champion_version,
-            mine,
-            theirs,
-            my_groups,
-            their_groups,
+            scored,
         )
+        decision.holdout = {
+            "split_seeds": ",".join(map(str, seeds)),
+            "months": str(config.holdout_months),
+            "rows": str(len(scored)),
+            "episodes": str(scored["episode_id"].nunique()),
+            "digest": holdout_digest(scored),
+        }
     record(settings, decision, job_run_id)
     print(
         f"[validate] {name} v{model_version} vs champion "
@@ -86,6 +114,8 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
     )
     for check in decision.checks:
         print(f"[validate]   {'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}", flush=True)
+    for skipped in decision.not_evaluated:
+        print(f"[validate]   NOT EVALUATED {skipped.name}: {skipped}", flush=True)
     return {"decision": decision.outcome, "promote": str(decision.promote).lower()}
 
 
@@ -96,6 +126,15 @@ def record(settings: Settings, decision: Decision, job_run_id: str) -> None:
         mlflow.log_metrics(
             {f"challenger_{k}": v for k, v in decision.challenger_metrics.items()}
             | {f"champion_{k}": v for k, v in decision.champion_metrics.items()}
+            | flat(decision.challenger_landmarks, "challenger_")
+            | flat(decision.champion_landmarks, "champion_")
+            | {
+                f"{c.name}_{part}": getattr(c, attr)
+                for c in decision.checks
+                if c.low is not None
+                for part, attr in (("difference", "value"), ("low", "low"), ("high", "high"))
+                if c.value is not None and math.isfinite(getattr(c, attr))
+            }
         )
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / REPORT

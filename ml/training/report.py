@@ -75,10 +75,17 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
     return paths
 
 
+# The settings a model depends on. Never `platform` or an environment's deployment block:
+# run artifacts are readable by everyone with access to the experiment, and workspace,
+# subscription and principal ids, vault names and e-mail addresses have no place there.
+ML_SECTIONS = ("model", "runtime", "landmarks", "features", "training", "validation", "inference")
+
+
 def merged_config(settings: Settings) -> str:
+    project = settings.project.model_dump(mode="json")
     data = {
-        "environment": settings.environment.model_dump(mode="json"),
-        "project": settings.project.model_dump(mode="json"),
+        "environment": {"name": settings.env, "namespace": settings.namespace},
+        "project": {section: project[section] for section in ML_SECTIONS},
         "features": {
             "selection": settings.features.selection.model_dump(mode="json"),
             "imputation": settings.features.imputation.model_dump(mode="json"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import mlflow
@@ -74,7 +75,12 @@ def test_the_parent_run_logs_the_report_and_a_model_without_member_rows(trained)
     assert expected <= {p.name for p in folder.iterdir()}
     subgroups = (folder / "subgroup_metrics.csv").read_text()
     assert "race_ethnicity" in subgroups and "age_band" in subgroups and "rurality" in subgroups
-    assert yaml.safe_load((folder / "config_merged.yml").read_text())["project"]["training"]["max_evals"] == 3
+    logged = (folder / "config_merged.yml").read_text()
+    assert yaml.safe_load(logged)["project"]["training"]["max_evals"] == 3
+    # ML settings only: no workspace, subscription, principal or vault ids, no e-mail addresses
+    assert "platform" not in yaml.safe_load(logged)["project"] and "deployment" not in logged
+    identifiers = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-|@[a-z0-9-]+\.|/subscriptions/|https?://|kv-|azuredatabricks"
+    assert not re.search(identifiers, logged, re.IGNORECASE), re.search(identifiers, logged, re.IGNORECASE)
     model = Path(mlflow.artifacts.download_artifacts(f"runs:/{run.info.run_id}/model"))
     spec = yaml.safe_load((model / "MLmodel").read_text())
     assert "signature" in spec and "saved_input_example_info" not in spec

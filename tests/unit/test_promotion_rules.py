@@ -1,94 +1,265 @@
-"""Champion/challenger rules as plain data: what passes, what blocks, what each mode does."""
+"""The promotion gate as plain data: the bootstrap it stands on, what passes, what blocks,
+what is named as not evaluated, and what each mode does."""
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pandas as pd
 import pytest
+from pydantic import ValidationError
+from sklearn.metrics import average_precision_score, roc_auc_score
 
 from ml.config.models import ValidationSettings
 from ml.errors import DataError
+from ml.evaluation.bootstrap import interval, replicate_weights, weighted_auprc, weighted_auroc
 from ml.registry.decision import decide
 from ml.training.prepare import check_counts
 
+LANDMARKS = ["identification", "week_12", "week_20", "week_28"]
+CUTOFF = 0.55
+MEAN, SPREAD = -1.0, 1.2  # the true risk's logit
+RACES = {"white": 0.36, "black": 0.25, "hispanic": 0.29, "asian_pacific_islander": 0.05, "other": 0.05}
+
 
 def _config(mode="enabled", **kw) -> ValidationSettings:
-    return ValidationSettings(
-        mode=mode,
-        min_auroc=0.65,
-        min_auprc=0.40,
-        min_improvement=0.005,
-        max_subgroup_drop=0.05,
-        min_subgroup_episodes=100,
-        **kw,
+    base = {
+        "mode": mode,
+        "min_auroc": 0.6,
+        "min_auprc": 0.35,
+        "min_improvement": 0.0,
+        "max_subgroup_drop": 0.05,
+        "min_subgroup_episodes": 100,
+        "bootstrap": {"replicates": 300, "seed": 5},
+        "calibration": {"slope": [0.7, 1.4], "max_abs_intercept": 0.3},
+        "min_landmark_rows": 200,
+    }
+    return ValidationSettings(**(base | kw))
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def holdout(members=3000, seed=0) -> pd.DataFrame:
+    """Landmark rows of one pregnancy per member with a true risk; calibrated scores are
+    drawn around it by `score`."""
+    rng = np.random.default_rng(seed)
+    logit = rng.normal(MEAN, SPREAD, members)
+    rows = pd.DataFrame(
+        {
+            "member_id": np.arange(members),
+            "episode_id": np.arange(members) + 10_000,
+            "race_ethnicity": rng.choice(list(RACES), members, p=list(RACES.values())),
+            "age_band": rng.choice(["under_20", "20_to_34", "35_plus"], members, p=[0.1, 0.75, 0.15]),
+            "rurality": rng.choice(["urban", "rural"], members, p=[0.8, 0.2]),
+            "truth": logit,
+            "label": (rng.random(members) < _sigmoid(logit)).astype(int),
+        }
+    )
+    reached = rng.integers(1, 5, members)  # landmarks reached: identification plus 0-3 weeks
+    frame = rows.loc[rows.index.repeat(reached)].copy()
+    frame["landmark"] = np.concatenate([LANDMARKS[:k] for k in reached])
+    return frame.reset_index(drop=True)
+
+
+def score(frame: pd.DataFrame, noise: float, seed: int, shift: float = 0.0, where=None) -> np.ndarray:
+    """A calibrated model that sees the true risk through `noise` (drawn per member, so a
+    member's landmark rows agree; rows in `where` much noisier); `shift` moves it off
+    calibration without changing its ranking."""
+    rng = np.random.default_rng(seed)
+    members = frame["member_id"].to_numpy()
+    sigma = np.full(len(frame), noise) if where is None else np.where(where, 3.0, noise)
+    seen = frame["truth"].to_numpy() + rng.normal(0, 1, members.max() + 1)[members] * sigma
+    shrink = SPREAD**2 / (SPREAD**2 + sigma**2)  # the truth's posterior given what is seen
+    mean, variance = MEAN + shrink * (seen - MEAN), SPREAD**2 * sigma**2 / (SPREAD**2 + sigma**2)
+    return _sigmoid(mean / np.sqrt(1 + np.pi * variance / 8) + shift)
+
+
+@pytest.fixture(scope="module")
+def rows() -> pd.DataFrame:
+    return holdout()
+
+
+def compare(rows, challenger, champion=None, config=None, **kw):
+    scored = rows.assign(challenger=challenger)
+    if champion is not None:
+        scored = scored.assign(champion=champion)
+    return decide(
+        config or _config(**kw), "auroc", CUTOFF, LANDMARKS, "2", "1" if champion is not None else None, scored
     )
 
 
-def _groups(**aurocs) -> pd.DataFrame:
-    return pd.DataFrame(
-        [
-            {"subgroup": "rurality", "value": k, "episodes": 500, "positives": 100, "auroc": v, "auprc": 0.5}
-            for k, v in aurocs.items()
-        ],
-        columns=["subgroup", "value", "episodes", "positives", "auroc", "auprc"],
+# -------------------------------------------------------------------- the bootstrap
+
+
+def test_weighted_metrics_with_unit_weights_are_scikit_learns():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 500)
+    scores = np.round(rng.random(500), 2)  # ties, as scores have
+    ones = np.ones((1, 500))
+    assert weighted_auroc(labels, scores, ones)[0] == pytest.approx(roc_auc_score(labels, scores), abs=1e-12)
+    assert weighted_auprc(labels, scores, ones)[0] == pytest.approx(average_precision_score(labels, scores), abs=1e-12)
+
+
+def test_integer_weights_equal_repeating_the_rows():
+    rng = np.random.default_rng(2)
+    labels, scores = rng.integers(0, 2, 200), rng.random(200)
+    counts = rng.integers(0, 4, 200)
+    repeated = np.repeat(np.arange(200), counts)
+    w = counts[None, :].astype(float)
+    assert weighted_auroc(labels, scores, w)[0] == pytest.approx(roc_auc_score(labels[repeated], scores[repeated]))
+    assert weighted_auprc(labels, scores, w)[0] == pytest.approx(
+        average_precision_score(labels[repeated], scores[repeated])
     )
 
 
-GOOD = {"auroc": 0.75, "auprc": 0.55}
-CHAMP = {"auroc": 0.74, "auprc": 0.54}
+def test_replicates_resample_whole_members_and_are_seeded():
+    clusters = np.array([7, 7, 7, 3, 3, 9])
+    w = replicate_weights(clusters, 50, seed=4)
+    assert w.shape == (51, 6) and (w[0] == 1).all()
+    assert (w[1:, 0] == w[1:, 1]).all() and (w[1:, 3] == w[1:, 4]).all(), "a member's rows move together"
+    assert (w[1:, [0, 3, 5]].sum(axis=1) == 3).all(), "each replicate draws as many members as there are"
+    assert (replicate_weights(clusters, 50, seed=4) == w).all()
 
 
-def test_first_champion_needs_only_the_minimums_in_every_mode():
+def test_an_interval_covers_its_estimate_and_ignores_undefined_replicates():
+    draws = np.r_[0.02, np.linspace(-0.01, 0.05, 1000), np.nan]
+    found = interval(draws, 0.9)
+    assert found.estimate == 0.02 and found.low < 0.02 < found.high
+    assert found.low == pytest.approx(-0.007, abs=1e-4) and found.high == pytest.approx(0.047, abs=1e-4)
+
+
+# -------------------------------------------------------------------- minimums
+
+
+def test_first_champion_needs_only_the_minimums_in_every_mode(rows):
+    good = score(rows, 0.8, 1)
     for mode in ("enabled", "dry_run", "disabled"):
-        d = decide(_config(mode), "auroc", "1", None, GOOD, None, _groups(rural=0.7), None)
-        assert d.promote and d.outcome == "promote (first champion)"
-    low = decide(_config(), "auroc", "1", None, {"auroc": 0.6, "auprc": 0.55}, None, _groups(rural=0.7), None)
+        d = compare(rows, good, mode=mode)
+        assert d.promote and d.outcome == "promote (first champion)", d.description()
+    assert {c.name for c in d.checks} == {"min_auroc", "min_auprc"} | {f"calibration_{lm}" for lm in LANDMARKS}
+    low = compare(rows, good, min_auroc=0.99)
     assert not low.promote and [c.name for c in low.failed()] == ["min_auroc"]
 
 
-def test_enabled_promotes_only_a_challenger_that_beats_the_champion_by_the_margin():
-    d = decide(
-        _config(), "auroc", "2", "1", GOOD, CHAMP, _groups(rural=0.72, urban=0.75), _groups(rural=0.72, urban=0.75)
+def test_a_miscalibrated_model_never_becomes_champion(rows):
+    shifted = score(rows, 0.8, 1, shift=1.0)  # same ranking, every probability far too high
+    d = compare(rows, shifted)
+    assert not d.promote and d.outcome == "reject (below the minimums)"
+    failed = {c.name for c in d.failed()}
+    assert failed == {f"calibration_{lm}" for lm in LANDMARKS}
+    assert "intercept" in d.failed()[0].detail
+
+
+# -------------------------------------------------------------------- comparisons
+
+
+def test_a_tie_keeps_the_champion_with_the_interval_in_the_reason(rows):
+    same = score(rows, 0.8, 1)
+    d = compare(rows, same, same)
+    beats = next(c for c in d.checks if c.name == "beats_champion_auroc")
+    assert not beats.passed and beats.low == beats.high == 0.0
+    assert "inconclusive or a tie: champion kept" in beats.detail and "[+0.0000, +0.0000]" in beats.detail
+    assert not d.promote and d.outcome == "reject (challenger failed)"
+    assert d.tags()["interval_beats_champion_auroc"] == "+0.0000 [+0.0000, +0.0000]"
+
+
+def test_models_that_differ_only_by_noise_are_not_told_apart(rows):
+    champion = score(rows, 0.8, 1)
+    promoted = [compare(rows, score(rows, 0.8, seed), champion).promote for seed in range(2, 7)]
+    assert promoted == [False] * 5
+
+
+def test_a_truly_better_challenger_is_promoted(rows):
+    d = compare(rows, score(rows, 0.4, 1), score(rows, 1.2, 1))
+    beats = next(c for c in d.checks if c.name == "beats_champion_auroc")
+    assert beats.passed and beats.low > 0, beats.detail
+    assert d.promote and d.outcome == "promote", d.description()
+
+
+def test_a_better_model_that_is_worse_for_one_subgroup_is_blocked(rows):
+    rural = (rows["rurality"] == "rural").to_numpy()
+    d = compare(rows, score(rows, 0.4, 1, where=rural), score(rows, 1.0, 1))
+    assert next(c for c in d.checks if c.name == "beats_champion_auroc").passed
+    failed = {c.name for c in d.failed()}
+    assert "subgroup_rurality_rural" in failed and "subgroup_rurality_urban" not in failed
+    assert not d.promote and d.tags()["check_subgroup_rurality_rural"] == "fail"
+
+
+def test_small_subgroups_are_named_not_evaluated_and_pools_judge_them(rows):
+    challenger, champion = score(rows, 0.4, 1), score(rows, 1.2, 1)
+    d = compare(rows, challenger, champion, min_subgroup_episodes=200)
+    skipped = {n.name: n for n in d.not_evaluated}
+    small = rows.drop_duplicates("episode_id")["race_ethnicity"].value_counts()
+    assert set(skipped) == {"subgroup_race_ethnicity_asian_pacific_islander", "subgroup_race_ethnicity_other"}
+    n = int(small["other"])
+    assert str(skipped["subgroup_race_ethnicity_other"]) == f"not evaluated (n={n}): {n} episodes < 200"
+    assert d.tags()["check_subgroup_race_ethnicity_other"] == f"not evaluated (n={n})"
+    assert f"NOT EVALUATED subgroup_race_ethnicity_other: not evaluated (n={n})" in d.description()
+    assert d.to_dict()["not_evaluated"][0]["status"].startswith("not evaluated (n=")
+
+    pooled = compare(
+        rows,
+        challenger,
+        champion,
+        min_subgroup_episodes=200,
+        subgroup_pools={"race_ethnicity": {"api_other": ["asian_pacific_islander", "other"]}},
     )
-    assert d.passed and d.promote and d.outcome == "promote"
-    barely = decide(_config(), "auroc", "2", "1", {"auroc": 0.743, "auprc": 0.55}, CHAMP, _groups(), _groups())
-    assert not barely.promote
-    assert [c.name for c in barely.failed()] == ["beats_champion_auroc"]
+    assert not [n for n in pooled.not_evaluated if n.name.startswith("subgroup_")]
+    check = next(c for c in pooled.checks if c.name == "subgroup_race_ethnicity_api_other")
+    assert "pool of asian_pacific_islander, other" in check.detail and check.passed
 
 
-def test_a_subgroup_drop_beyond_the_limit_blocks_even_a_better_model():
-    d = decide(
-        _config(), "auroc", "2", "1", GOOD, CHAMP, _groups(rural=0.60, urban=0.80), _groups(rural=0.70, urban=0.74)
-    )
-    assert not d.promote
-    assert [c.name for c in d.failed()] == ["subgroup_rurality_rural"]
-    assert d.tags()["check_subgroup_rurality_rural"] == "fail"
+def test_a_pool_is_checked_when_configured():
+    with pytest.raises(ValidationError, match="'other' is in two pools of race_ethnicity"):
+        _config(subgroup_pools={"race_ethnicity": {"a": ["other", "white"], "b": ["other", "black"]}})
+    with pytest.raises(ValidationError, match="must hold at least two values"):
+        _config(subgroup_pools={"age_band": {"young": ["under_20"]}})
 
 
-def test_small_subgroup_cells_are_not_compared():
-    d = decide(_config(), "auroc", "2", "1", GOOD, CHAMP, _groups(rural=math.nan), _groups(rural=0.9))
-    assert d.promote and not any(c.name.startswith("subgroup_") for c in d.checks)
+def test_a_challenger_that_flags_fewer_true_cases_is_blocked_per_landmark(rows):
+    champion = score(rows, 0.6, 1)
+    timid = champion**1.5  # the same ranking (the same AUROC), fewer above the cut-off
+    d = compare(rows, timid, champion)
+    assert next(c for c in d.checks if c.name == "beats_champion_auroc").value == 0.0
+    failed = {c.name for c in d.failed()}
+    assert {f"sensitivity_{lm}" for lm in LANDMARKS} <= failed
+    check = next(c for c in d.checks if c.name == "sensitivity_week_12")
+    assert check.low is not None and check.high < -0.05 and "at the outreach cut-off 0.55" in check.detail
 
 
-def test_dry_run_decides_and_records_but_never_moves_the_champion():
-    d = decide(_config("dry_run"), "auroc", "2", "1", GOOD, CHAMP, _groups(), _groups())
+def test_small_landmarks_are_named_not_evaluated(rows):
+    thin = rows[(rows["landmark"] != "week_28") | (rows["member_id"] % 20 == 0)]
+    champion = score(thin, 0.6, 1)
+    d = compare(thin, score(thin, 0.6, 2), champion)
+    names = {n.name for n in d.not_evaluated}
+    assert {"calibration_week_28", "outreach_week_28"} <= names
+    assert not any(c.name.endswith("week_28") for c in d.checks)
+
+
+def test_dry_run_decides_and_records_but_never_moves_the_champion(rows):
+    d = compare(rows, score(rows, 0.4, 1), score(rows, 1.2, 1), mode="dry_run")
     assert d.passed and not d.promote
     assert d.outcome == "dry run: challenger passed; champion unchanged"
     assert d.tags()["validation_passed"] == "true" and d.tags()["validation_promote"] == "false"
 
 
-def test_disabled_leaves_the_champion_alone_without_comparing():
-    d = decide(_config("disabled"), "auroc", "2", "1", GOOD, CHAMP, _groups(), _groups())
-    assert not d.promote and all(c.name.startswith("min_") for c in d.checks)
+def test_disabled_leaves_the_champion_alone_without_comparing(rows):
+    d = compare(rows, score(rows, 0.4, 1), score(rows, 1.2, 1), mode="disabled")
+    assert not d.promote and all(c.kind == "minimum" for c in d.checks)
 
 
-def test_every_metric_and_check_is_in_the_tags_and_description():
-    d = decide(_config(), "auroc", "2", "1", GOOD, CHAMP, _groups(rural=0.7), _groups(rural=0.7))
-    tags = d.tags()
-    assert tags["challenger_auroc"] == "0.7500" and tags["champion_auprc"] == "0.5400"
+def test_every_metric_interval_and_check_is_in_the_tags_report_and_description(rows):
+    d = compare(rows, score(rows, 0.4, 1), score(rows, 1.2, 1))
+    tags, report, text = d.tags(), d.to_dict(), d.description()
+    assert float(tags["challenger_auroc"]) > float(tags["champion_auroc"])
     assert {k for k in tags if k.startswith("check_")} == {f"check_{c.name}" for c in d.checks}
-    assert "PASS beats_champion_auroc" in d.description()
+    for check in d.checks:
+        assert f"{'PASS' if check.passed else 'FAIL'} {check.name}" in text
+        if check.kind == "comparison":
+            assert f"interval_{check.name}" in tags and check.low <= check.value <= check.high
+    assert {c["name"] for c in report["checks"]} == {c.name for c in d.checks}
+    assert set(report["challenger_landmarks"]) == set(LANDMARKS)
 
 
 @pytest.mark.parametrize(
