@@ -9,8 +9,17 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _width(stream: int) -> int | None:
+    """Off a terminal (CI logs, pipes) rich would cut tables at 80 columns: use COLUMNS
+    when set, else a width wide enough that nothing is truncated."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return None if os.isatty(stream) else 200
+
+
+console = Console(highlight=False, width=_width(1))
+err_console = Console(stderr=True, highlight=False, width=_width(2))
 
 ConfigDirOption = Annotated[
     Path | None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.text import Text
 
 from ml.cli import config_cmd, data_cmd, features_cmd, infra_cmd, model_cmd, run_cmd, runtime_cmd
 from ml.cli.common import err_console
@@ -17,6 +18,25 @@ app = typer.Typer(
     rich_markup_mode="rich",
     help="HROB risk model: synthetic data, features, training, inference and infrastructure.",
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"hrob {version('hrob-mlops')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """HROB risk model: synthetic data, features, training, inference and infrastructure."""
+
+
 app.add_typer(config_cmd.app, name="config")
 app.add_typer(data_cmd.app, name="data")
 app.add_typer(features_cmd.app, name="features")
@@ -32,7 +52,8 @@ def main() -> None:
     try:
         app()
     except HrobError as error:
-        err_console.print(f"[bold red]error:[/bold red] {error}", soft_wrap=True)
+        # literally: a message may hold square brackets (a cron field, a list) that markup would eat
+        err_console.print(Text.assemble(("error:", "bold red"), " ", str(error)), soft_wrap=True)
         sys.exit(error.exit_code)
 
 

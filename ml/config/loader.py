@@ -67,8 +67,14 @@ class Settings:
 
 
 def environments(config_dir: Path | None = None) -> list[str]:
-    folder = resolve_config_dir(config_dir) / ENVIRONMENTS_DIR
-    return sorted(p.stem for p in folder.glob("*.yml"))
+    """The environments configured, by file name; a missing or empty folder is an error."""
+    root = resolve_config_dir(config_dir)
+    if not root.is_dir():
+        raise ConfigError(f"{display_path(root)}: no such configuration directory (--config-dir or HROB_CONFIG_DIR)")
+    names = sorted(p.stem for p in (root / ENVIRONMENTS_DIR).glob("*.yml"))
+    if not names:
+        raise ConfigError(f"{display_path(root / ENVIRONMENTS_DIR)}: no environment files (<env>.yml)")
+    return names
 
 
 def _validate(model: type[BaseModel], data: dict[str, Any], path: Path, prefix: str = ""):
