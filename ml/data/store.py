@@ -6,7 +6,10 @@ Writes are all-or-nothing. Locally a table is a set of immutable version folders
 `_current` pointer file swapped atomically (os.replace) once a new version is complete,
 so a write that fails part-way leaves the previous contents readable and unchanged.
 Replacing partitions hard-links the untouched partitions into the new version instead
-of copying them. On Databricks, Delta's transactions give the same guarantees.
+of copying them. Each write holds its table's lock from staging to commit
+(ml/data/table_lock.py), so concurrent writers take turns instead of losing each other's
+rows. On Databricks, Delta's transactions give the same guarantees, and a write that
+loses a conflict with a concurrent one is retried.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 import uuid
 from abc import ABC, abstractmethod
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ml.data.table_lock import table_lock, table_locks
 from ml.errors import DataError
 from ml.runtime.paths import local_dir
 from ml.runtime.platform import on_databricks
@@ -146,17 +151,18 @@ class LocalParquetStore(TableStore):
 
     def overwrite_many(self, tables: dict[str, DataFrame], progress=lambda _: None) -> None:
         """Stage every table, then commit them together: all are replaced or none."""
-        staged: list[tuple[str, Path]] = []
-        try:
-            for table, df in tables.items():
-                progress(table)
-                staged.append((table, self._stage(table, df, partition_by=None, replaced=None)))
-        except BaseException:
-            for _, version in staged:
-                shutil.rmtree(version, ignore_errors=True)
-            raise
-        for table, version in staged:
-            self._commit(table, version)
+        with table_locks({self._qualified(t): self._table_dir(t) for t in tables}):
+            staged: list[tuple[str, Path]] = []
+            try:
+                for table, df in tables.items():
+                    progress(table)
+                    staged.append((table, self._stage(table, df, partition_by=None, replaced=None)))
+            except BaseException:
+                for _, version in staged:
+                    shutil.rmtree(version, ignore_errors=True)
+                raise
+            for table, version in staged:
+                self._commit(table, version)
 
     def replace_partitions(
         self,
@@ -168,8 +174,12 @@ class LocalParquetStore(TableStore):
     ) -> list[date]:
         values = self._partition_values(df, column, values)
         replacing = (column, values)
-        self._commit(table, self._stage(table, df, partition_by=partition_by or column, replaced=replacing))
+        with table_lock(self._table_dir(table), self._qualified(table)):
+            self._commit(table, self._stage(table, df, partition_by=partition_by or column, replaced=replacing))
         return values
+
+    def _qualified(self, table: str) -> str:
+        return f"{self.namespace}.{table}"
 
     def _stage(
         self, table: str, df: DataFrame, partition_by: str | None, replaced: tuple[str, list[date]] | None
@@ -191,8 +201,13 @@ class LocalParquetStore(TableStore):
                 self._carry_over(previous, version, df, partition_by, *replaced)
             meta = {"schema": json.loads(df.schema.json()), "partition_by": partition_by}
             (version / METADATA).write_text(json.dumps(meta, indent=1))
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(version, ignore_errors=True)
+            if _not_writable(error, table_dir):
+                raise DataError(
+                    f"table {self._qualified(table)}: cannot write to {table_dir} (permission denied); "
+                    "the table is unchanged"
+                ) from None
             raise
         return version
 
@@ -248,9 +263,19 @@ class LocalParquetStore(TableStore):
 
     @staticmethod
     def _remove_stale(table_dir: Path, keep: set[str]) -> None:
+        """Versions no reader can be on. Runs under the table's lock: no other writer of this
+        table has a version in progress, so what goes is only what a killed writer left."""
         for child in table_dir.iterdir():
             if child.is_dir() and child.name not in keep:
                 shutil.rmtree(child, ignore_errors=True)
+
+
+def _not_writable(error: BaseException, table_dir: Path) -> bool:
+    """The write failed because the table's folder is not writable (a read-only mount, a
+    folder owned by someone else), whether Python or Spark's tasks found out."""
+    if isinstance(error, PermissionError):
+        return True
+    return "Permission denied" in str(error) or not os.access(table_dir, os.W_OK)
 
 
 def _partition_text(value) -> str:
@@ -273,6 +298,46 @@ def _link_tree(source: Path, target: Path) -> None:
                 shutil.copy2(Path(directory) / name, destination / name)
 
 
+# Delta's optimistic concurrency: a commit that lost to a concurrent one (by exception
+# class, and by error class as Databricks prints it). Rerunning the same write is safe:
+# an overwrite or a replaceWhere over the same dates gives the same table.
+_DELTA_CONFLICTS = (
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+    "DELTA_CONCURRENT_",
+    "DELTA_METADATA_CHANGED",
+    "DELTA_PROTOCOL_CHANGED",
+)
+DELTA_WRITE_ATTEMPTS = 4
+
+
+def is_write_conflict(error: BaseException) -> bool:
+    text = f"{type(error).__name__}: {error}"
+    return any(marker in text for marker in _DELTA_CONFLICTS)
+
+
+def retry_conflicts(write, table: str, attempts: int = DELTA_WRITE_ATTEMPTS, pause=time.sleep):
+    """Run `write`, again when it lost a conflict with a concurrent writer (backing off)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return write()
+        except Exception as error:
+            if not is_write_conflict(error):
+                raise
+            if attempt == attempts:
+                raise DataError(
+                    f"table {table}: the write lost to concurrent writers {attempts} times; the table holds "
+                    "their changes, not this one's: run the job again"
+                ) from None
+            pause(2.0**attempt)
+    raise AssertionError("unreachable")
+
+
 class DeltaTableStore(TableStore):
     """Delta tables in Unity Catalog. Thin on purpose: Delta provides the transactions."""
 
@@ -289,7 +354,8 @@ class DeltaTableStore(TableStore):
         return self._name(table)
 
     def overwrite(self, df: DataFrame, table: str) -> None:
-        (df.write.format("delta").mode("overwrite").option("overwriteSchema", "true").saveAsTable(self._name(table)))
+        writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+        retry_conflicts(lambda: writer.saveAsTable(self._name(table)), self._name(table))
 
     def replace_partitions(
         self,
@@ -303,14 +369,14 @@ class DeltaTableStore(TableStore):
         if not values:
             return values  # nothing written, nothing named: nothing to replace
         condition = f"{column} IN ({', '.join(repr(v.isoformat()) for v in values)})"
-        (
+        writer = (
             df.write.format("delta")
             .mode("overwrite")
             .option("replaceWhere", condition)
             .option("mergeSchema", "true")
             .partitionBy(partition_by or column)
-            .saveAsTable(self._name(table))
         )
+        retry_conflicts(lambda: writer.saveAsTable(self._name(table)), self._name(table))
         return values
 
     def declare_primary_key(self, table: str, columns: list[str], timeseries: str) -> None:

@@ -104,3 +104,100 @@ def test_partition_replace_with_a_new_column_keeps_old_partitions(spark, store):
 def test_partition_column_must_be_a_date(spark, store):
     with pytest.raises(DataError, match="partition columns must be dates"):
         store.replace_partitions(spark.range(2).toDF("n"), "f", "n")
+
+
+# ---------------------------------------------------------------- concurrent writers
+
+
+def test_two_writers_at_once_both_land_and_neither_deletes_the_other(spark, store):
+    """Two partition replacements of one table started together (the feature job for two
+    dates, say): without the table's lock both start from the same version and the second
+    commit drops the first one's date."""
+    import threading
+
+    days = [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3)]
+    store.replace_partitions(rows_by_day(spark, days[0], 3, "first"), "f", "as_of")
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(day):
+        df = rows_by_day(spark, day, 20, "second")
+        barrier.wait()
+        try:
+            store.replace_partitions(df, "f", "as_of")
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=(day,)) for day in days[1:]]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    counts = {r["as_of"]: r["count"] for r in store.read("f").groupBy("as_of").count().collect()}
+    assert counts == {days[0]: 3, days[1]: 20, days[2]: 20}
+    versions = [p for p in (store.root / "f").iterdir() if p.is_dir()]
+    assert len(versions) <= 2, "the live version and the one a reader may still be on"
+
+
+def test_a_writer_waits_for_another_process_holding_the_table(spark, store, tmp_path):
+    """The lock is between processes: a second process holds the table; the write waits for
+    it, or gives up with one line naming the holder when the wait is too long."""
+    import subprocess
+    import sys
+    import time
+
+    table_dir = store.root / "f"
+    store.replace_partitions(rows_by_day(spark, date(2024, 1, 1), 2, "first"), "f", "as_of")
+    ready = tmp_path / "ready"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, pathlib\n"
+            "from ml.data.table_lock import table_lock\n"
+            "with table_lock(pathlib.Path(sys.argv[1]), 'f'):\n"
+            "    pathlib.Path(sys.argv[2]).touch()\n"
+            "    time.sleep(float(sys.argv[3]))\n",
+            str(table_dir),
+            str(ready),
+            "3",
+        ]
+    )
+    try:
+        while not ready.exists():
+            time.sleep(0.05)
+        from ml.data.table_lock import table_lock
+
+        busy = rf"table f is being written by pid {holder.pid} since .*gave up after 0s"
+        with pytest.raises(DataError, match=busy), table_lock(table_dir, "f", timeout=0):
+            pass
+        started = time.monotonic()
+        store.replace_partitions(rows_by_day(spark, date(2024, 1, 2), 2, "second"), "f", "as_of")
+        assert time.monotonic() - started > 1.0, "the write waited for the other process"
+    finally:
+        holder.wait(timeout=30)
+    assert holder.returncode == 0
+    assert store.read("f").count() == 4
+
+
+def test_an_unwritable_table_is_one_line_and_the_table_is_unchanged(spark, store, tmp_path):
+    import os
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a folder")
+    elsewhere = LocalParquetStore(spark, "test.blocked", root=blocked)
+    with pytest.raises(DataError, match=r"table test\.blocked\.f: cannot write to .*a-file/test/blocked/f \(.+\)$"):
+        elsewhere.replace_partitions(rows_by_day(spark, date(2024, 1, 1), 2, "x"), "f", "as_of")
+
+    store.replace_partitions(rows_by_day(spark, date(2024, 1, 1), 2, "first"), "f", "as_of")
+    if os.geteuid() == 0:
+        return  # root writes through a read-only folder's permissions: the case above stands in
+    table_dir = store.root / "f"
+    table_dir.chmod(0o555)
+    try:
+        with pytest.raises(DataError, match=r"table test\.store_\w+\.f: cannot write to .* \(permission denied\)"):
+            store.replace_partitions(rows_by_day(spark, date(2024, 1, 2), 2, "second"), "f", "as_of")
+    finally:
+        table_dir.chmod(0o755)
+    assert store.read("f").count() == 2
