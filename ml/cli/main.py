@@ -9,7 +9,7 @@ from rich.text import Text
 
 from ml.cli import config_cmd, data_cmd, features_cmd, infra_cmd, model_cmd, run_cmd, runtime_cmd
 from ml.cli.common import err_console
-from ml.errors import HrobError
+from ml.errors import user_error
 
 app = typer.Typer(
     name="hrob",
@@ -51,10 +51,13 @@ def main() -> None:
     """Usage errors are typer's (usage line and message, exit 2); user errors are one line."""
     try:
         app()
-    except HrobError as error:
+    except Exception as error:
+        known = user_error(error)
+        if known is None:
+            raise
         # literally: a message may hold square brackets (a cron field, a list) that markup would eat
-        err_console.print(Text.assemble(("error:", "bold red"), " ", str(error)), soft_wrap=True)
-        sys.exit(error.exit_code)
+        err_console.print(Text.assemble(("error:", "bold red"), " ", str(known)), soft_wrap=True)
+        sys.exit(known.exit_code)
 
 
 if __name__ == "__main__":

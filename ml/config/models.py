@@ -160,6 +160,53 @@ class FeatureSettings(Strict):
         return value
 
 
+class LabRange(Strict):
+    """Physiologically possible results of one test, in the unit its feed sends."""
+
+    unit: str
+    min: float
+    max: float
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LabRange:
+        if self.min >= self.max:
+            raise ValueError(f"min {self.min} must be below max {self.max}")
+        return self
+
+
+class SourceChecks(Strict):
+    """What the feature job accepts from the data platform (ml/features/sources.py)."""
+
+    # A table whose rows received in the last `recent_days` fall below this share of its
+    # daily level over the `baseline_days` before stops the job (a feed that broke).
+    min_recent_share: Probability = 0.5
+    recent_days: PositiveInt = 30
+    baseline_days: PositiveInt = 90
+    # Below this many rows in the baseline a drop is noise: only emptiness is checked.
+    min_baseline_rows: PositiveInt = 200
+    pregnancy_age_years: tuple[float, float] = (10.0, 60.0)
+    lab_ranges: dict[str, LabRange] = {}
+
+    @field_validator("pregnancy_age_years")
+    @classmethod
+    def _ages(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not 0 <= value[0] < value[1]:
+            raise ValueError(f"expected [youngest, oldest] with 0 <= youngest < oldest, got {list(value)}")
+        return value
+
+    @field_validator("lab_ranges")
+    @classmethod
+    def _known_tests(cls, value: dict[str, LabRange]) -> dict[str, LabRange]:
+        from ml.data.value_sets import LAB_TESTS
+
+        for test, limits in value.items():
+            if test not in LAB_TESTS:
+                raise ValueError(f"unknown lab test '{test}' (tests: {', '.join(LAB_TESTS)})")
+            if limits.unit != LAB_TESTS[test][0]:
+                raise ValueError(f"{test}: unit '{limits.unit}' is not the feed's unit '{LAB_TESTS[test][0]}'")
+        return value
+
+
 class Landmark(Strict):
     """A moment a pregnancy is scored at: its identification (no week) or a gestational week."""
 
@@ -397,6 +444,7 @@ class ProjectConfig(Strict):
     landmarks: list[Landmark]
     cohort: CohortSettings = CohortSettings()
     features: FeatureSettings = FeatureSettings()
+    sources: SourceChecks = SourceChecks()
     training: TrainingSettings
     validation: ValidationSettings
     inference: InferenceSettings

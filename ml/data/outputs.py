@@ -7,3 +7,4 @@ FEATURE_PARTITION = "as_of_month"
 PREDICTIONS = "predictions"  # partitioned by scoring_date
 OUTREACH = "outreach_list"  # partitioned by scoring_date
 FEATURE_KEY = ("member_id", "as_of")
+REJECTIONS = "source_rejections"  # rows rejected per source table and rule, partitioned by as_of

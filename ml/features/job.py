@@ -41,9 +41,9 @@ def run(settings: Settings, as_of: date, backfill_from: date | None = None) -> d
     windows = settings.project.features.lookback_months
 
     log(f"checking source tables in {sources.namespace}")
-    checked = load_sources(sources, as_of)
-    for table, count in checked.rejected_counts.items():
-        log(f"{count:,} {table} rows rejected (see {table}__rejected)")
+    checked = load_sources(sources, as_of, settings.project.sources)
+    for table, reason, count in checked.rejections():
+        log(f"{count:,} {table} rows rejected: {reason} (see {table}__rejected)")
 
     catch_up = settings.project.features.max_snapshot_age_days
     rows = build_spine(checked.tables["episodes"], as_of, settings.project.landmarks, catch_up, backfill_from).cache()
@@ -67,6 +67,7 @@ def run(settings: Settings, as_of: date, backfill_from: date | None = None) -> d
     target.declare_primary_key(outputs.FEATURES, list(outputs.FEATURE_KEY), timeseries="as_of")
     if checked.rejected:
         target.overwrite_many(checked.rejected)
+    target.replace_partitions(rejection_counts(spark, checked, as_of), outputs.REJECTIONS, "as_of", values=[as_of])
     features.unpersist()
     rows.unpersist()
     seconds = time.perf_counter() - started
@@ -74,7 +75,19 @@ def run(settings: Settings, as_of: date, backfill_from: date | None = None) -> d
         f"done in {seconds:.0f}s: {len(dates)} as-of dates ({dates[0]} to {dates[-1]}), "
         f"{written / seconds:,.0f} snapshots/s"
     )
-    return {"feature_rows": written, "as_of": as_of.isoformat(), "as_of_dates": len(dates)}
+    return {
+        "feature_rows": written,
+        "as_of": as_of.isoformat(),
+        "as_of_dates": len(dates),
+        "rows_rejected": sum(n for _, _, n in checked.rejections()),
+    }
+
+
+def rejection_counts(spark, checked, as_of: date):
+    """Rows rejected per table and rule on this run: kept per as-of date, so a rise in one
+    rule shows over time (an empty partition when nothing was rejected)."""
+    rows = [(as_of, table, reason, count) for table, reason, count in checked.rejections()]
+    return spark.createDataFrame(rows, "as_of date, source_table string, reason string, rows long")
 
 
 def latest_as_of(settings: Settings) -> date | None:

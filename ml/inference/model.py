@@ -14,10 +14,11 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import xgboost as xgb
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
-from ml.errors import DataError
+from ml.errors import DataError, ModelError
 from ml.inference.batches import BatchScorer
 from ml.registry import client as registry
 from ml.training.scorer import RiskScorer
@@ -30,8 +31,23 @@ def load_scorer(model_name: str, alias: str | None = None, version: str | None =
         which = f"alias @{alias}" if alias else f"version {version}"
         hint = " (run the training job first)" if alias == registry.CHAMPION else ""
         raise DataError(f"model {model_name} has no {which}{hint}")
-    folder = mlflow.artifacts.download_artifacts(f"models:/{model_name}/{found.version}")
-    return RiskScorer.from_folder(Path(folder)), str(found.version)
+    where = f"model {model_name} version {found.version}"
+    try:
+        folder = mlflow.artifacts.download_artifacts(f"models:/{model_name}/{found.version}")
+    except (mlflow.exceptions.MlflowException, OSError) as error:
+        raise ModelError(f"{where}: its files cannot be read ({_first_line(error)}); {_REMEDY}") from None
+    try:
+        return RiskScorer.from_folder(Path(folder)), str(found.version)
+    except (OSError, ValueError, xgb.core.XGBoostError) as error:  # missing, truncated or corrupt files
+        raise ModelError(f"{where}: its files are incomplete or corrupt ({_first_line(error)}); {_REMEDY}") from None
+
+
+_REMEDY = "roll back (hrob model rollback) or train and promote a new version"
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0][:200] if text else type(error).__name__
 
 
 def check_features(scorer: RiskScorer, frame: DataFrame, where: str) -> None:

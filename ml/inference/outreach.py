@@ -120,6 +120,11 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         "seconds": round(seconds, 1),
     }
     print_summary(result, f"{store.namespace}.{outputs.OUTREACH}")
+    if not counts:
+        print(
+            f"nobody is on the outreach list for {scoring_date}: its rows from an earlier run were removed, if any",
+            flush=True,
+        )
     return {
         "outreach_members": ranked,
         "already_diagnosed": result["already_diagnosed"],

@@ -6,8 +6,10 @@ that landmark; written to the predictions table, partitioned by scoring date.
 - Once per landmark: an episode whose newest landmark was scored on an earlier date is
   not scored again until it reaches the next one. A rerun for a date replaces that date
   (and only that date) with the same episodes.
-- One prediction per member and date: a member with two open episodes (a data error or
-  a pregnancy recorded twice) is scored for the one with the latest LMP.
+- One prediction per member and date: a member with two open episodes (a data error, a
+  pregnancy recorded twice, or an earlier one whose delivery claim has not arrived) is
+  scored for the one with the latest LMP; an episode with no member is never scored.
+  The predictions are checked for this before they are written.
 - A point-in-time snapshot older than `features.max_snapshot_age_days`, or from before
   the LMP, is never used: that episode is skipped, counted by reason.
 """
@@ -47,19 +49,30 @@ def tier_of(score_column: Column, tiers: list[Tier]) -> Column:
     return expr
 
 
-def open_episodes(sources: TableStore, scoring_date: date) -> DataFrame:
+def open_episodes(episodes: DataFrame, scoring_date: date) -> DataFrame:
     """Pregnancies open on the scoring date, one per member (the latest LMP)."""
-    episodes = sources.require("episodes").select(
+    episodes = episodes.select(
         "episode_id", "member_id", "lmp_date", "identified_date", "delivery_date", "delivery_recorded_date"
     )
     latest = Window.partitionBy("member_id").orderBy(F.col("lmp_date").desc(), F.col("episode_id").desc())
-    open_now = episodes.where(is_open(scoring_date))
+    open_now = episodes.where(is_open(scoring_date) & F.col("member_id").isNotNull())
     return open_now.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).drop("_n")
+
+
+def check_one_per_member(predictions: DataFrame, scoring_date: date) -> None:
+    """Before anything is written: one prediction per member, none without a member."""
+    counts = predictions.groupBy("member_id").count()
+    bad = counts.where((F.col("count") > 1) | F.col("member_id").isNull()).count()
+    if bad:
+        raise DataError(
+            f"predictions for {scoring_date}: {bad:,} members with no id or more than one prediction; "
+            "nothing was written"
+        )
 
 
 def due(settings: Settings, sources: TableStore, store: TableStore, scoring_date: date) -> DataFrame:
     """Open episodes at the newest landmark they reached, unless scored there on an earlier date."""
-    open_now = open_episodes(sources, scoring_date)
+    open_now = open_episodes(sources.require("episodes"), scoring_date)
     if open_now.limit(1).count() == 0:
         raise DataError(f"no pregnancy is open on {scoring_date}: nothing to score")
     reached = newest_reached(open_now, settings.project.landmarks, scoring_date)
@@ -130,14 +143,15 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         F.lit(datetime.now(UTC).replace(tzinfo=None)).cast("timestamp").alias("scored_at"),
     )
     predictions = predictions.cache()  # scored once: the write reads its partition values and rows
-    predictions.count()
+    check_one_per_member(predictions, scoring_date)
     store.replace_partitions(predictions, outputs.PREDICTIONS, "scoring_date", values=[scoring_date])
     predictions.unpersist()
     rows.unpersist()
     seconds = time.perf_counter() - started
     print(
         f"[score] wrote {total:,} predictions for {scoring_date} to {store.namespace}.{outputs.PREDICTIONS} "
-        f"in {seconds:.0f}s",
+        f"in {seconds:.0f}s"
+        + (": the date's partition is empty (an earlier run's rows removed, if any)" if not total else ""),
         flush=True,
     )
     return {

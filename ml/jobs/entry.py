@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from ml.errors import HrobError
+from ml.errors import HrobError, user_error
 
 Run = Callable[[argparse.Namespace, Any], dict[str, Any] | None]
 
@@ -44,6 +44,9 @@ def run_task(
         runtime = settings.project.runtime
         check_cluster(runtime.name, runtime.provides, runtime.python)  # on a job cluster only
         publish(run(args, settings) or {})
-    except HrobError as error:
-        print(f"error: {name}: {error}", file=sys.stderr, flush=True)
-        sys.exit(error.exit_code)
+    except Exception as error:
+        known = user_error(error)
+        if known is None:
+            raise
+        print(f"error: {name}: {known}", file=sys.stderr, flush=True)
+        sys.exit(known.exit_code)

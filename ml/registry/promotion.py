@@ -23,6 +23,9 @@ def run(settings: Settings, model_version: str) -> dict[str, Any]:
         raise DataError(f"version {model_version} of {name} has no validation decision: run the validate task first")
     champion = registry.by_alias(name, registry.CHAMPION)
     previous = str(champion.version) if champion else None
+    if previous == str(model_version):  # a retried task, or a second promote: nothing to do
+        print(f"[promote] {name}: v{model_version} is already the champion; nothing changed", flush=True)
+        return {"promoted": "false", "champion_version": previous}
     promote = tags["validation_promote"] == "true"
     validated_against = tags.get("validation_champion_version", "none")
     if promote and (previous or "none") != validated_against:

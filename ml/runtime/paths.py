@@ -22,12 +22,26 @@ def hrob_home() -> Path:
     """Root of all local state (tables, MLflow store, logs): HROB_HOME or .hrob/."""
     chosen = os.environ.get("HROB_HOME")
     home = Path(chosen).expanduser().resolve() if chosen else REPO_ROOT / ".hrob"
-    home.mkdir(parents=True, exist_ok=True)
+    _usable(home, "HROB_HOME" if chosen else "local state folder")
     return home
 
 
 def local_dir(*parts: str) -> Path:
     """A directory under HROB_HOME, created on first use."""
     path = hrob_home().joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    _usable(path, "local state folder")
     return path
+
+
+def _usable(path: Path, what: str) -> None:
+    """Created if missing, and writable: else one line (a file in the way, a read-only disk)."""
+    from ml.errors import ConfigError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(f"{what} {path}: a file, not a folder (point HROB_HOME at a folder)") from None
+    except OSError as error:
+        raise ConfigError(f"{what} {path}: cannot be created ({error.strerror.lower()})") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{what} {path}: not writable (point HROB_HOME at a folder you can write)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,23 @@ class TrackingStore:
 def local_store() -> TrackingStore:
     folder = local_dir("mlflow")
     uri = f"sqlite:///{folder / 'mlflow.db'}"
+    _default_artifacts_beside_the_database()
     return TrackingStore(uri, uri, local_dir("mlflow", "artifacts"))
+
+
+def _default_artifacts_beside_the_database() -> None:
+    """MLflow opens a SQLite store with `./mlruns` of the working folder as its default
+    artifact root: it creates that folder, and a new database's Default experiment points
+    there. Open SQLite stores with `artifacts/` beside the database instead (through
+    MLflow's store registry, the hook tracking-store plugins use)."""
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+
+    def sqlite_store(store_uri: str, artifact_uri: str | None = None) -> SqlAlchemyStore:
+        database = Path(store_uri.removeprefix("sqlite:///"))
+        return SqlAlchemyStore(store_uri, artifact_uri or (database.parent / "artifacts").as_uri())
+
+    _tracking_store_registry.register("sqlite", sqlite_store)
 
 
 def configure_mlflow(experiment_path: str | None = None) -> TrackingStore:
@@ -31,6 +48,8 @@ def configure_mlflow(experiment_path: str | None = None) -> TrackingStore:
     import mlflow
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # one bar per download otherwise
+    for chatty in ("alembic", "mlflow.store.db.utils"):  # ~50 INFO lines of schema migration per new store
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     store = TrackingStore("databricks", "databricks-uc", None) if on_databricks() else local_store()
     mlflow.set_tracking_uri(store.tracking_uri)
     mlflow.set_registry_uri(store.registry_uri)

@@ -44,6 +44,7 @@ RURAL_LOGIT = {
 # Age at the first LMP: 14 + lognormal(median 11 years, sd 0.44): ~8% teens, ~7% 35+, ~2.6% 40+.
 AGE_LOG_MEDIAN = ln(11.0)
 AGE_LOG_SD = 0.44
+AGE_FIRST_MAX = 45.0  # first pregnancy in the period; later ones add at most the period's years
 
 # Pre-pregnancy BMI: lognormal with ~33% >= 30 and ~6% >= 40 at the mean of the
 # cardiometabolic factor; that factor carries most of its variance.

@@ -66,6 +66,10 @@ def people(member_id: np.ndarray, rng: Streams) -> Arrays:
 
     race_shift = sum(shift * races[group] for group, shift in P.RACE_DEPRIVATION.items())
     age_first = np.maximum(14.0 + np.exp(P.AGE_LOG_MEDIAN + P.AGE_LOG_SD * rng.normal("age", m)), 15.0)
+    # The log-normal's tail would put ~1% of first pregnancies past 45 and some past 60:
+    # above 40 it is compressed smoothly below AGE_FIRST_MAX (the 40+ share is unchanged).
+    soft = P.AGE_FIRST_MAX - 40.0
+    age_first = np.where(age_first > 40.0, 40.0 + soft * np.tanh((age_first - 40.0) / soft), age_first)
     deprivation = rng.normal("deprivation", m) + race_shift + 0.25 * rural
     cardio = (
         0.25 * deprivation

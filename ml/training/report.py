@@ -78,7 +78,7 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
 # The settings a model depends on. Never `platform` or an environment's deployment block:
 # run artifacts are readable by everyone with access to the experiment, and workspace,
 # subscription and principal ids, vault names and e-mail addresses have no place there.
-ML_SECTIONS = ("model", "runtime", "landmarks", "features", "training", "validation", "inference")
+ML_SECTIONS = ("model", "runtime", "landmarks", "features", "sources", "training", "validation", "inference")
 
 
 def merged_config(settings: Settings) -> str:

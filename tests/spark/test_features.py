@@ -19,7 +19,7 @@ from ml.features.compute import compute_features
 from ml.features.definitions import catalogue
 from ml.features.job import run as run_features
 from ml.features.point_in_time import point_in_time_join
-from ml.features.sources import FEATURE_SOURCES, check_sources, load_sources
+from ml.features.sources import FEATURE_SOURCES, check_sources
 from ml.features.training_set import build as build_training_set
 from tests.conftest import COHORT_AS_OF as AS_OF
 from tests.conftest import fingerprint
@@ -170,10 +170,11 @@ def test_no_feature_uses_data_served_or_received_on_the_as_of_date_or_later(spar
     from ml.features.spine import is_open
 
     sources = table_store(spark, cohort_settings.environment.source_schema)
-    checked = load_sources(sources, AS_OF)
-    spine = checked.tables["episodes"].where(is_open(AS_OF)).select("member_id", F.lit(AS_OF).alias("as_of"))
+    # the cohort as generated (clean: the source checks reject nothing, and cost a pass here)
+    tables = {t.name: sources.read(t.name).select(*t.names) for t in FEATURE_SOURCES}
+    spine = tables["episodes"].where(is_open(AS_OF)).select("member_id", F.lit(AS_OF).alias("as_of"))
     spine = spine.distinct().limit(300).cache()
-    before = dict(checked.tables)
+    before = dict(tables)
     for name, column in (
         ("diagnoses", "service_date"),
         ("encounters", "encounter_date"),
@@ -192,7 +193,7 @@ def test_no_feature_uses_data_served_or_received_on_the_as_of_date_or_later(spar
         )
     )
     before["enrollment"] = before["enrollment"].where(F.col("span_start") < F.lit(AS_OF))
-    received_late = checked.tables["diagnoses"].where(
+    received_late = tables["diagnoses"].where(
         (F.col("service_date") < F.lit(AS_OF)) & (F.col("received_date") >= F.lit(AS_OF))
     )
     assert received_late.join(spine, "member_id", "left_semi").count() > 0, "the cohort has claims still in flight"
@@ -206,8 +207,8 @@ def test_no_feature_uses_data_served_or_received_on_the_as_of_date_or_later(spar
                 frame = frame.withColumn(column, F.col(column) + F.lit(offset))
         return frame
 
-    tables = {name: table.unionByName(moved(before[name])) for name, table in checked.tables.items()}
-    both = compute_features(tables, spine.unionByName(moved(spine)), WINDOWS).toPandas()
+    combined = {name: table.unionByName(moved(before[name])) for name, table in tables.items()}
+    both = compute_features(combined, spine.unionByName(moved(spine)), WINDOWS).toPandas()
     spine.unpersist()
     late = both["member_id"] >= offset
     a = both[~late].sort_values(["member_id", "as_of"]).reset_index(drop=True)
@@ -265,6 +266,29 @@ def test_failed_run_leaves_the_feature_table_intact(spark, cohort_settings, feat
 
 
 # ---------------------------------------------------------------- mappings
+
+
+def test_an_empty_source_stops_the_job_before_anything_is_written(spark, cohort_settings, features_written):
+    """The lab feed delivered an empty table: the job stops with one line naming it, the
+    feature table and the rejection log keep every partition, and a clean rerun then logs
+    an empty rejection partition for the date (nothing rejected)."""
+    import dataclasses
+    import shutil
+
+    store, _ = features_written
+    before = fingerprint(store.read(outputs.FEATURES), by="as_of")
+    sources = table_store(spark, cohort_settings.environment.source_schema)
+    copy = table_store(spark, "test.sources_empty_labs")
+    shutil.copytree(sources.root, copy.root, dirs_exist_ok=True)  # the cohort's files, as they are
+    copy.overwrite(sources.read("lab_results").limit(0), "lab_results")
+    environment = cohort_settings.environment.model_copy(update={"source_schema": copy.namespace})
+    broken = dataclasses.replace(cohort_settings, environment=environment)
+    with pytest.raises(DataError, match=r"^source table test\.sources_empty_labs\.lab_results is empty: no partition"):
+        run_features(broken, AS_OF)
+    assert fingerprint(store.read(outputs.FEATURES), by="as_of") == before
+    logged = store.read(outputs.REJECTIONS)
+    assert logged.where(F.col("as_of") == F.lit(AS_OF)).count() == 0, "the clean cohort: nothing rejected"
+    assert set(logged.columns) == {"as_of", "source_table", "reason", "rows"}
 
 
 def test_unmapped_or_never_computed_features_are_refused():
@@ -392,12 +416,21 @@ def _broken(spark, cohort_settings, table: str, change) -> dict:
             r"diagnoses: column claim_line_id: [\d,]+ rows with a null key",
         ),
         ("members", lambda df: df.unionByName(df.limit(3)), r"members: key \(member_id\): 3 duplicate rows"),
+        ("members", lambda df: df.limit(0), r"members is empty: no partition was replaced"),
+        (
+            "lab_results",  # a feed that delivered a fifth of its usual rows this month
+            lambda df: df.where(
+                (F.col("received_date") <= F.lit(AS_OF - timedelta(days=30))) | (F.col("lab_id") % 5 == 0)
+            ),
+            r"lab_results: [\d,]+ rows by received_date in the 30 days to 2026-06-15, 2\d% of the [\d,]+ its "
+            r"previous 90 days give \(minimum 50%\): no partition was replaced",
+        ),
     ],
 )
 def test_contract_violations_stop_with_one_line(spark, cohort_settings, table, change, message):
     frames = _broken(spark, cohort_settings, table, change)
     with pytest.raises(DataError, match=message):
-        check_sources(frames, "test.broken_sources", AS_OF)
+        check_sources(frames, "test.broken_sources", AS_OF, cohort_settings.project.sources)
 
 
 @pytest.mark.parametrize(
@@ -431,9 +464,116 @@ def test_contract_violations_stop_with_one_line(spark, cohort_settings, table, c
 )
 def test_impossible_values_are_rejected_and_the_job_goes_on(spark, cohort_settings, table, change, reason):
     frames = _broken(spark, cohort_settings, table, change)
-    checked = check_sources(frames, "test.broken_sources", AS_OF)
+    checked = check_sources(frames, "test.broken_sources", AS_OF, cohort_settings.project.sources)
     rejected = checked.rejected[f"{table}__rejected"]
-    assert rejected.count() == checked.rejected_counts[table] > 0
+    assert list(checked.rejected_counts[table]) == [reason]
+    assert rejected.count() == checked.rejected_counts[table][reason] > 0
     assert {r.rejected_reason for r in rejected.select("rejected_reason").distinct().collect()} == {reason}
     kept = checked.tables[table].count()
-    assert kept + checked.rejected_counts[table] == frames[table].count()
+    assert kept + checked.rejected_counts[table][reason] == frames[table].count()
+
+
+def test_every_row_rule_rejects_exactly_its_rows_and_nothing_is_lost(spark, cohort_settings):
+    """Missing, unknown and impossible values planted across the sources at once: each row
+    lands in its table's __rejected under the first rule it breaks, rows of a rejected
+    member follow it, every other row is kept, and no row is dropped silently."""
+    checks = cohort_settings.project.sources
+    frames = _broken(spark, cohort_settings, "members", lambda df: df)
+    first = frames["episodes"].groupBy("member_id").agg(F.min("lmp_date").alias("lmp")).orderBy("member_id")
+    (no_birth, _), (too_young, lmp_b) = [(r.member_id, r.lmp) for r in first.limit(2).collect()]
+    born = lmp_b - timedelta(days=8 * 365)  # pregnant at 8: the episode and earlier events are impossible
+    members = frames["members"]
+    frames["members"] = members.withColumn(
+        "birth_date",
+        F.when(F.col("member_id") == no_birth, None)
+        .when(F.col("member_id") == too_young, F.lit(born))
+        .otherwise(F.col("birth_date")),
+    )
+    others = ~F.col("member_id").isin(no_birth, too_young)
+    labs = frames["lab_results"]
+    ids = [r.lab_id for r in labs.where(others).orderBy("lab_id").select("lab_id").limit(15).collect()]
+
+    def planted(column: str, values: dict):
+        value = F.col(column)
+        for lab_id, planted_value in values.items():
+            value = F.when(F.col("lab_id") == lab_id, F.lit(planted_value)).otherwise(value)
+        return value.cast(labs.schema[column].dataType)
+
+    hemoglobin, glucose, wrong_unit = ids[9:12], ids[12:14], ids[14]
+    frames["lab_results"] = labs.withColumns(
+        {
+            "member_id": planted("member_id", {**dict.fromkeys(ids[0:5]), **dict.fromkeys(ids[5:9], 10**12)}),
+            "test_code": planted(
+                "test_code",
+                {
+                    **dict.fromkeys([*hemoglobin, wrong_unit], "hemoglobin"),
+                    **dict.fromkeys(glucose, "glucose_challenge"),
+                },
+            ),
+            "result_value": planted(
+                "result_value", {**dict.fromkeys(hemoglobin, -999.0), **dict.fromkeys(glucose, 1e12), wrong_unit: 12.0}
+            ),
+            "result_unit": planted(
+                "result_unit",
+                {**dict.fromkeys(hemoglobin, "g/dL"), **dict.fromkeys(glucose, "mg/dL"), wrong_unit: "mmol/L"},
+            ),
+        }
+    )
+    outcome_ids = [r.episode_id for r in frames["outcomes"].where(others).orderBy("episode_id").limit(2).collect()]
+    frames["outcomes"] = frames["outcomes"].withColumn(
+        "episode_id",
+        F.when(F.col("episode_id").isin(outcome_ids), F.col("episode_id") + 10**12).otherwise(F.col("episode_id")),
+    )
+    diagnosis_ids = [
+        r.claim_line_id for r in frames["diagnoses"].where(others).orderBy("claim_line_id").limit(3).collect()
+    ]
+    frames["diagnoses"] = frames["diagnoses"].withColumn(
+        "service_date",
+        F.when(F.col("claim_line_id").isin(diagnosis_ids), F.lit(date(1900, 1, 1))).otherwise(F.col("service_date")),
+    )
+
+    checked = check_sources(frames, "test.planted", AS_OF, checks)
+
+    def of(table, member, before=None):
+        df = frames[table].where(F.col("member_id") == member)
+        return df.where(F.col(before) < F.lit(born)).count() if before else df.count()
+
+    young_episodes = frames["episodes"].where(
+        (F.col("member_id") == too_young) & (F.months_between("lmp_date", F.lit(born)) / 12 < 10)
+    )
+    young_outcomes = frames["outcomes"].join(young_episodes.select("episode_id"), "episode_id").count()
+    expected = {
+        "members": {"birth_date is null (declared non-null)": 1},
+        "lab_results": {
+            "member_id is null (declared non-null)": 5,
+            "member_id not in members": 4,
+            "member rejected (see members__rejected)": of("lab_results", no_birth),
+            "dated before the member's birth": of("lab_results", too_young, "order_date"),
+            "hemoglobin: unit is not g/dL": 1,
+            "hemoglobin: result outside 3 to 25 g/dL": 3,
+            "glucose_challenge: result outside 20 to 1000 mg/dL": 2,
+        },
+        "episodes": {
+            "member rejected (see members__rejected)": of("episodes", no_birth),
+            "pregnancy at an age outside 10 to 60 years": young_episodes.count(),
+        },
+        "outcomes": {
+            "member rejected (see members__rejected)": of("outcomes", no_birth),
+            "episode_id not in episodes": 2,
+            "episode rejected (see episodes__rejected)": young_outcomes,
+        },
+        "diagnoses": {
+            "member rejected (see members__rejected)": of("diagnoses", no_birth),
+            "dated before the member's birth": 3 + of("diagnoses", too_young, "service_date"),
+        },
+    }
+    got = {t: dict(sorted(r.items())) for t, r in checked.rejected_counts.items() if t in expected}
+    assert got == {t: {k: v for k, v in sorted(r.items()) if v} for t, r in expected.items()}
+    followers = {"member rejected (see members__rejected)", "dated before the member's birth"}
+    for table, reasons in checked.rejected_counts.items():  # the planted members' other rows
+        assert table in expected or set(reasons) <= followers, (table, reasons)
+    for table in expected:  # nothing lost: every row kept or rejected, once
+        n_rejected = checked.rejected[f"{table}__rejected"].count()
+        assert n_rejected == sum(checked.rejected_counts[table].values()), table
+        assert checked.tables[table].count() + n_rejected == frames[table].count(), table
+    assert checked.tables["lab_results"].where(F.col("member_id").isin(no_birth, 10**12)).count() == 0

@@ -20,7 +20,7 @@ from ml.registry import client as registry
 from ml.registry import promotion, validation
 from ml.registry.rollback import rollback
 from ml.runtime.tracking import configure_mlflow
-from tests.conftest import COHORT_AS_OF
+from tests.conftest import COHORT_AS_OF, fingerprint
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -63,6 +63,47 @@ def champion(trained):
     promoted = promotion.run(settings, version)
     assert promoted == {"promoted": "true", "champion_version": version}
     return settings, version, result["training_run_id"], weak
+
+
+def test_promoting_the_champion_again_changes_nothing(champion, capsys):
+    settings, version, _, weak = champion
+    name = settings.model_name
+    assert promotion.run(settings, version) == {"promoted": "false", "champion_version": version}
+    assert f"v{version} is already the champion; nothing changed" in capsys.readouterr().out
+    assert str(registry.by_alias(name, registry.CHAMPION).version) == version
+    assert str(registry.by_alias(name, registry.PREVIOUS_CHAMPION).version) == weak
+
+
+def test_missing_or_corrupt_model_files_are_one_line(champion):
+    """A truncated booster, a deleted one, and a version whose files are gone: one line
+    naming the version and the way out, never xgboost's or MLflow's traceback."""
+    from pathlib import Path
+    from urllib.parse import urlparse
+
+    from ml.errors import ModelError
+
+    settings, version, *_ = champion
+    name = settings.model_name
+    root = Path(urlparse(registry.client().get_model_version_download_uri(name, version)).path)
+    booster = next(root.rglob("booster.json"))
+    original = booster.read_bytes()
+    corrupt = rf"^model {name} version {version}: its files are incomplete or corrupt \(.+\); roll back"
+    try:
+        booster.write_bytes(original[: len(original) // 2])
+        with pytest.raises(ModelError, match=corrupt):
+            load_scorer(name, version=version)
+        booster.unlink()
+        with pytest.raises(ModelError, match=corrupt):
+            load_scorer(name, version=version)
+        root.rename(root.with_name(root.name + ".moved"))
+        try:
+            with pytest.raises(ModelError, match=rf"^model {name} version {version}: its files cannot be read"):
+                load_scorer(name, version=version)
+        finally:
+            root.with_name(root.name + ".moved").rename(root)
+    finally:
+        booster.write_bytes(original)
+    assert load_scorer(name, version=version)[1] == version
 
 
 def test_a_better_challenger_replaces_the_champion_which_is_kept_as_previous(champion):
@@ -223,7 +264,8 @@ def test_each_open_pregnancy_is_scored_once_at_its_newest_landmark(spark, scored
 
     settings, result, store = scored
     sources = table_store(spark, settings.environment.source_schema)
-    reached = newest_reached(scoring.open_episodes(sources, COHORT_AS_OF), settings.project.landmarks, COHORT_AS_OF)
+    open_now = scoring.open_episodes(sources.require("episodes"), COHORT_AS_OF)
+    reached = newest_reached(open_now, settings.project.landmarks, COHORT_AS_OF)
     expected = {r.episode_id: r.landmark for r in reached.collect()}
     rows = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF)).toPandas()
     assert len(rows) == result["rows_scored"] == len(expected) - result["skipped_without_snapshot"] > 100
@@ -301,7 +343,7 @@ def test_the_outreach_list_ranks_new_information_and_lists_known_diagnoses_apart
     assert "all scored" in printed and f"{result['rows_scored']:,}" in printed
 
 
-def test_a_member_listed_at_an_earlier_landmark_is_marked_already_listed(spark, scored):
+def test_a_member_listed_at_an_earlier_landmark_is_marked_already_listed(spark, scored, capsys):
     settings, _, store = scored
     outreach.run(settings, COHORT_AS_OF)
     listed = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(COHORT_AS_OF))
@@ -315,8 +357,19 @@ def test_a_member_listed_at_an_earlier_landmark_is_marked_already_listed(spark, 
     outreach.run(settings, later)
     row = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(later)).first()
     assert row.episode_id == episode and row.listing == "already_listed"
+
+    # the date rescored with nobody in an outreach tier: the rerun clears the date and says so
+    earlier = fingerprint(store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(COHORT_AS_OF)))
+    calm = fake.withColumn("risk_tier", F.lit(settings.project.inference.tiers[-1].name))
+    store.replace_partitions(calm, outputs.PREDICTIONS, "scoring_date", values=[later])
+    capsys.readouterr()
+    assert outreach.run(settings, later)["outreach_members"] == 0
+    assert f"nobody is on the outreach list for {later}: its rows from an earlier run were removed" in (
+        capsys.readouterr().out
+    )
+    assert store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(later)).count() == 0
+    assert fingerprint(store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(COHORT_AS_OF))) == earlier
     store.replace_partitions(fake.limit(0), outputs.PREDICTIONS, "scoring_date", values=[later])
-    store.replace_partitions(store.read(outputs.OUTREACH).limit(0), outputs.OUTREACH, "scoring_date", values=[later])
 
 
 def test_a_failed_scoring_leaves_the_predictions_intact(spark, scored, monkeypatch):
@@ -367,3 +420,29 @@ def test_features_the_model_needs_but_the_table_lacks(spark, scored):
     thin = store.read(outputs.FEATURES).drop(scorer.features[0])
     with pytest.raises(DataError, match=rf"lacks 1 features the model needs \(first: {scorer.features[0]}\)"):
         check_features(scorer, thin, "the feature table")
+
+
+def test_one_prediction_per_member_whatever_the_episodes_say(spark):
+    """Two open episodes for one member (the later LMP is scored), an open episode with no
+    member (never scored), and the check that stops a write of anything else."""
+    rows = [
+        (11, 1, date(2026, 1, 5), date(2026, 3, 1), None, None),
+        (12, 1, date(2026, 2, 9), date(2026, 4, 1), None, None),  # member 1's later pregnancy
+        (21, None, date(2026, 2, 1), date(2026, 3, 1), None, None),
+        (31, 3, date(2026, 1, 1), date(2026, 2, 1), None, None),
+    ]
+    episodes = spark.createDataFrame(
+        rows,
+        "episode_id long, member_id long, lmp_date date, identified_date date, delivery_date date, "
+        "delivery_recorded_date date",
+    )
+    chosen = scoring.open_episodes(episodes, date(2026, 6, 1)).select("member_id", "episode_id").collect()
+    assert sorted(chosen) == [(1, 12), (3, 31)]
+
+    doubled = spark.createDataFrame([(1, 11), (1, 12), (3, 31)], "member_id long, episode_id long")
+    with pytest.raises(DataError, match=r"predictions for 2026-06-01: 1 members with no id or more than one"):
+        scoring.check_one_per_member(doubled, date(2026, 6, 1))
+    nameless = spark.createDataFrame([(None, 21), (3, 31)], "member_id long, episode_id long")
+    with pytest.raises(DataError, match="1 members with no id"):
+        scoring.check_one_per_member(nameless, date(2026, 6, 1))
+    scoring.check_one_per_member(doubled.where("episode_id != 11"), date(2026, 6, 1))

@@ -201,3 +201,25 @@ def test_an_unwritable_table_is_one_line_and_the_table_is_unchanged(spark, store
     finally:
         table_dir.chmod(0o755)
     assert store.read("f").count() == 2
+
+
+def test_a_file_whose_types_drifted_is_one_line_from_a_task(spark, store, tmp_path, capsys):
+    """String values in a file of a table whose metadata says double (a file copied in by
+    hand, say): the task that reads it prints one line naming the file, exit status 2."""
+    import shutil
+
+    from ml.jobs.entry import run_task
+
+    store.overwrite(spark.createDataFrame([(1, 0.5)], "id long, x double"), "t")
+    version = store._live_version("t")
+    for part in version.glob("*.parquet"):
+        part.unlink()
+    spark.createDataFrame([(1, "a")], "id long, x string").coalesce(1).write.parquet(str(tmp_path / "drift"))
+    shutil.copy(next((tmp_path / "drift").glob("*.parquet")), version / "part-00000-drift.parquet")
+
+    with pytest.raises(SystemExit) as exited:
+        run_task("probe", lambda parser: None, lambda args, settings: store.read("t").collect(), ["--env", "local"])
+    assert exited.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: probe: Encountered error while reading file "), lines
+    assert "part-00000-drift.parquet" in lines[0] and "[FAILED_READ_FILE.PARQUET_COLUMN_DATA_TYPE_MISMATCH]" in lines[0]
