@@ -25,7 +25,7 @@ help: ## List the targets
 demo: install ## Run the whole pipeline locally on a synthetic cohort (about 5 minutes)
 	$(BIN)/hrob demo
 
-test: install $(CHECKOV) ## Lint and run every test (10.5-11 minutes)
+test: install $(CHECKOV) ## Lint and run every test (11-12 minutes)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest

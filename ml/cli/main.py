@@ -33,8 +33,14 @@ def _options(
     show_version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Show third-party progress bars and chatter (Hyperopt, xgboost)."
+    ),
 ) -> None:
     """HROB risk model: synthetic data, features, training, inference and infrastructure."""
+    from ml.runtime.verbosity import set_verbose
+
+    set_verbose(verbose)
 
 
 app.add_typer(config_cmd.app, name="config")

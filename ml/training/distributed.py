@@ -17,6 +17,8 @@ each Spark Python worker unpickles and imports.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from collections.abc import Iterator
 from typing import Any
 
@@ -54,13 +56,17 @@ def train_partition(
     params: dict[str, Any],
     rounds: int,
     width: int,
+    quiet: bool = True,
 ) -> Iterator[pa.RecordBatch]:
-    """One worker: this partition's rows join the collective; rank 0 yields the booster."""
+    """One worker: this partition's rows join the collective; rank 0 yields the booster.
+    `quiet`: xgboost's native log (its tracker's "Task N got rank N" per worker and fit)
+    reaches Python's stdout through xgboost's log callback, and is dropped."""
     from pyspark import TaskContext
     from xgboost import collective
 
     labels, matrix = stacked(batches, width)
     with (
+        contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext(),
         xgb.config_context(verbosity=0),
         collective.CommunicatorContext(**tracker, dmlc_task_id=str(TaskContext.get().partitionId())),
     ):

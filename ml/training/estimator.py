@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from xgboost.tracker import RabitTracker
 
+from ml.runtime.verbosity import verbose
 from ml.training import distributed
 from ml.training.prepare import FEATURES, SUBGROUPS
 
@@ -49,6 +50,7 @@ def fit(train: DataFrame, params: dict[str, Any], columns: list[str], seed: int)
         params=native,
         rounds=rounds,
         width=len(columns),
+        quiet=not verbose(),
     )
     rows = (
         train.select(

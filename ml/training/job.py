@@ -26,6 +26,7 @@ from ml.registry import client as registry
 from ml.runtime.provenance import git_commit
 from ml.runtime.spark import get_spark
 from ml.runtime.tracking import configure_mlflow
+from ml.runtime.verbosity import verbose
 from ml.training import estimator, report
 from ml.training.prepare import PreparedData, prepare
 from ml.training.scorer import RiskScorer
@@ -51,9 +52,12 @@ def signature(features: list[str]) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "risk_score")]))
 
 
-def run(settings: Settings, job_run_id: str = "", progress: bool = True, as_of: date | None = None) -> dict[str, Any]:
+def run(
+    settings: Settings, job_run_id: str = "", progress: bool | None = None, as_of: date | None = None
+) -> dict[str, Any]:
     _STARTED[0] = time.perf_counter()
     as_of = as_of or date.today()
+    progress = verbose() if progress is None else progress  # Hyperopt's bar floods CI logs
     config = settings.project.training
     check_sampleable(to_hyperopt(config.search_space), config.seed)  # before any data is read
     spark = get_spark("hrob-train")

@@ -28,7 +28,12 @@ def small_dev_configs(tmp_path_factory):
         "cohort": {"members": 300, "start": "2025-09"},
         "training": {"max_evals": 1, "early_stopping_trials": 1},
         # 300 members give a holdout of a few dozen episodes: the floors only keep the flow going
-        "validation": {"min_auroc": 0.0, "min_auprc": 0.0, "min_subgroup_episodes": 20},
+        "validation": {
+            "min_auroc": 0.0,
+            "min_auprc": 0.0,
+            "min_subgroup_episodes": 20,
+            "bootstrap": {"replicates": 200, "confidence": 0.95, "seed": 1},
+        },
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     previous = os.environ.get("HROB_CONFIG_DIR")
