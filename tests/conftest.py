@@ -150,7 +150,7 @@ def trained(cohort_settings, features_written):
     from ml.training.job import run
 
     settings = with_training(cohort_settings, max_evals=3, early_stopping_trials=3)
-    result = run(settings, job_run_id="4242", progress=False, as_of=COHORT_AS_OF)
+    result = run(settings, job_run_id="4242", as_of=COHORT_AS_OF)
     configure_mlflow()
     # Promotion tests later clear the alias: record where it pointed right after training.
     result["challenger_after_training"] = str(by_alias(settings.model_name, CHALLENGER).version)

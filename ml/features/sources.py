@@ -178,7 +178,7 @@ def check_sources(frames: dict[str, DataFrame], where: str, as_of: date, checks:
     tables = {t.name: frames[t.name].select(*t.names) for t in FEATURE_SOURCES}
     rules = row_rules(as_of, checks)
     checked = CheckedSources(dict(tables))
-    _check(checked, S.MEMBERS, tables[S.MEMBERS.name], rules, f"{where}.{S.MEMBERS.name}", as_of, checks)
+    _check(checked, S.MEMBERS, tables[S.MEMBERS.name], rules, where, as_of, checks)
 
     known = tables[S.MEMBERS.name].select("member_id", F.lit(True).alias(KNOWN))
     kept = checked.tables[S.MEMBERS.name].select("member_id", F.col("birth_date").alias(BIRTH))
@@ -187,7 +187,7 @@ def check_sources(frames: dict[str, DataFrame], where: str, as_of: date, checks:
         t.name: tables[t.name].join(members, "member_id", "left").fillna(False, subset=[KNOWN])
         for t in FEATURE_SOURCES[1:]
     }
-    _check(checked, S.EPISODES, with_member[S.EPISODES.name], rules, f"{where}.episodes", as_of, checks)
+    _check(checked, S.EPISODES, with_member[S.EPISODES.name], rules, where, as_of, checks)
 
     episode_kept = checked.tables[S.EPISODES.name].select("episode_id", F.lit(True).alias(EPISODE_KEPT))
     episodes = F.broadcast(
@@ -200,7 +200,7 @@ def check_sources(frames: dict[str, DataFrame], where: str, as_of: date, checks:
     )
     for table in FEATURE_SOURCES[1:]:
         if table.name != S.EPISODES.name:
-            _check(checked, table, with_member[table.name], rules, f"{where}.{table.name}", as_of, checks)
+            _check(checked, table, with_member[table.name], rules, where, as_of, checks)
     return checked
 
 
@@ -239,7 +239,7 @@ def _check(
         *[F.sum((F.col("_reason") == F.lit(r.reason)).cast("int")).alias(f"rule_{i}") for i, r in enumerate(mine)],
     ).first()
 
-    name = f"source table {where}"
+    name = f"source table {where}.{table.name}"
     if counts["rows"] == 0:
         raise DataError(f"{name} is empty: no partition was replaced (is the feed that loads it broken?)")
     for k in key:

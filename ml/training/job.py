@@ -52,12 +52,9 @@ def signature(features: list[str]) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "risk_score")]))
 
 
-def run(
-    settings: Settings, job_run_id: str = "", progress: bool | None = None, as_of: date | None = None
-) -> dict[str, Any]:
+def run(settings: Settings, job_run_id: str = "", as_of: date | None = None) -> dict[str, Any]:
     _STARTED[0] = time.perf_counter()
     as_of = as_of or date.today()
-    progress = verbose() if progress is None else progress  # Hyperopt's bar floods CI logs
     config = settings.project.training
     check_sampleable(to_hyperopt(config.search_space), config.seed)  # before any data is read
     spark = get_spark("hrob-train")
@@ -77,12 +74,12 @@ def run(
             + ", ".join(f"{r} {n:,}" for r, n in data.gaps.items())
         )
     try:
-        return _train(settings, data, job_run_id, progress, as_of)
+        return _train(settings, data, job_run_id, as_of)
     finally:
         data.unpersist()
 
 
-def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bool, as_of: date) -> dict[str, Any]:
+def _train(settings: Settings, data: PreparedData, job_run_id: str, as_of: date) -> dict[str, Any]:
     config = settings.project.training
     configure_mlflow(settings.environment.experiment_path)
     commit = git_commit(job_run_id)
@@ -106,7 +103,7 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, progress: bo
         )
         mlflow.log_metrics({f"rows_without_snapshot_{_slug(r)}": n for r, n in data.gaps.items()})
         log(f"searching: up to {config.max_evals} trials, stop after {config.early_stopping_trials} without gain")
-        result = search(data, config, progress=progress)
+        result = search(data, config, progress=verbose())  # Hyperopt's bar floods CI logs
         best = result.best
         per_trial = sum(t.seconds for t in result.trials) / len(result.trials)
         log(

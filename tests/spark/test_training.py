@@ -155,6 +155,6 @@ def test_a_search_space_that_cannot_be_sampled_registers_nothing(cohort_settings
     space = dict(cohort_settings.project.training.search_space)
     space["max_depth"] = QUniform(type="quniform", low=0, high=0.4, q=1)
     with pytest.raises(ConfigError, match=r"training.search_space.max_depth: sampled 0, must be at least 1"):
-        train(with_training(cohort_settings, search_space=space), progress=False)
+        train(with_training(cohort_settings, search_space=space))
     after = len(mlflow.MlflowClient().search_model_versions(f"name = '{cohort_settings.model_name}'"))
     assert after == before

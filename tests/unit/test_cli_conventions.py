@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from importlib.metadata import version
 from pathlib import Path
 
 import yaml
 
-HROB = [sys.executable, "-m", "ml.cli.main"]
-
-
-def hrob(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run(
-        [*HROB, *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "", **(env or {})}, check=False
-    )
+from tests.cli_process import hrob
 
 
 def test_version():

@@ -12,6 +12,7 @@ import pytest
 
 from ml.errors import ConfigError, DataError, user_error
 from ml.runtime.paths import hrob_home
+from tests.cli_process import hrob
 
 SPARK_READ_FAILURE = (
     "An error occurred while calling o97.collectToPython.\n"
@@ -25,10 +26,7 @@ SPARK_READ_FAILURE = (
 def test_hrob_home_that_is_a_file_is_one_line_from_the_cli(tmp_path: Path):
     blocked = tmp_path / "home"
     blocked.write_text("a file")
-    env = {**os.environ, "HROB_HOME": str(blocked)}
-    done = subprocess.run(
-        [sys.executable, "-m", "ml.cli.main", "model", "report", "local"], capture_output=True, text=True, env=env
-    )
+    done = hrob("model", "report", "local", env={"HROB_HOME": str(blocked)})
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == f"error: HROB_HOME {blocked}: a file, not a folder (point HROB_HOME at a folder)"
 
