@@ -63,11 +63,25 @@ def build(
 
 
 @app.command("dictionary")
-def dictionary(config_dir: ConfigDirOption = None) -> None:
-    """Regenerate docs/feature_dictionary.md from the catalogue and the mappings."""
+def dictionary(
+    check: Annotated[
+        bool, typer.Option("--check", help="Fail (exit 2) if docs/feature_dictionary.md is out of date.")
+    ] = False,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Write docs/feature_dictionary.md from the catalogue and configs/features/."""
     from ml.config.loader import load_settings
+    from ml.errors import HrobError
     from ml.features.dictionary import FEATURE_DICTIONARY_PATH, render
 
     use_config_dir(config_dir)
-    FEATURE_DICTIONARY_PATH.write_text(render(load_settings("local", config_dir)))
-    console.print(f"wrote {FEATURE_DICTIONARY_PATH}")
+    text = render(load_settings("local", config_dir))
+    current = FEATURE_DICTIONARY_PATH.read_text() if FEATURE_DICTIONARY_PATH.exists() else None
+    if check:
+        if current != text:
+            raise HrobError(f"{FEATURE_DICTIONARY_PATH.name} is out of date: run hrob features dictionary")
+        console.print(f"{FEATURE_DICTIONARY_PATH.name} is up to date", markup=False)
+        return
+    if current != text:
+        FEATURE_DICTIONARY_PATH.write_text(text)
+    console.print(f"{'wrote' if current != text else 'unchanged:'} {FEATURE_DICTIONARY_PATH}", markup=False)

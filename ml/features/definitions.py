@@ -9,12 +9,17 @@ as-of date.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ml.data import value_sets as V
 from ml.data.labels import OUTCOME_COLUMNS
 
 RACES = ("white", "black", "hispanic", "asian_pacific_islander", "american_indian_alaska_native", "other")
+RACE_NAMES = {
+    "asian_pacific_islander": "Asian or Pacific Islander",
+    "american_indian_alaska_native": "American Indian or Alaska Native",
+}
 LANGUAGES = ("english", "spanish", "other")
 ELIGIBILITY = ("pregnancy", "adult_expansion", "family", "disability")
 PRIOR_OUTCOMES = OUTCOME_COLUMNS
@@ -44,12 +49,30 @@ def _words(name: str) -> str:
     return name.replace("_", " ")
 
 
+# Words a readable name spells their own way (acronyms, languages, peoples): care managers
+# read these names as a member's top factors, so "Last BMI result", never "Last bmi result".
+_SPELLING = {
+    word.lower(): word
+    for word in (
+        "BMI", "HbA1c", "HIV", "TSH", "PCOS", "NICU", "BP", "Z", "English", "Spanish",
+        "American", "Indian", "Alaska", "Native", "Asian", "Black", "White", "Hispanic",
+        "Pacific", "Islander", "Hawaiian",
+    )
+}  # fmt: skip
+
+
+def sentence(text: str) -> str:
+    """`text` as a sentence: first letter upper case, known words spelled their way."""
+    text = re.sub(r"[A-Za-z0-9]+", lambda m: _SPELLING.get(m.group().lower(), m.group()), text)
+    return text[:1].upper() + text[1:]
+
+
 def catalogue(windows: list[int]) -> list[Feature]:
     """The full feature list for the configured windows, in a stable order."""
     f: list[Feature] = []
 
-    def add(*args, **kwargs) -> None:
-        f.append(Feature(*args, **kwargs))
+    def add(name: str, group: str, source: str, kind: str, description: str, **more) -> None:
+        f.append(Feature(name, group, source, kind, sentence(description), **more))
 
     # demographics and area (members table)
     add("demographics__age_years", "demographics", "members", "age", "Age (years)")
@@ -66,7 +89,7 @@ def catalogue(windows: list[int]) -> list[Feature]:
             "demographics",
             "members",
             "race",
-            f"Race/ethnicity: {_words(race)}",
+            f"Race/ethnicity: {RACE_NAMES.get(race, _words(race))}",
             concept=race,
         )
     for language in LANGUAGES:
