@@ -82,44 +82,47 @@ def profile(
     env: EnvOption = "local",
     config_dir: ConfigDirOption = None,
 ) -> None:
-    """Base rates, recovered effect sizes, missingness and the oracle, next to their targets."""
+    """Base rates, recovered effect sizes, missingness and the oracle, next to their targets.
+
+    Each is ok, uncertain (outside its tolerance, but the cohort is too small to tell) or
+    off (outside even with sampling error allowed for); exit status 2 when any is off."""
     from ml.synth.profile import profile as run
-    from ml.synth.profile import within_targets
+    from ml.synth.profile import with_verdicts
 
     use_config_dir(config_dir)
     if as_json:
         _, store = _source_store(env, config_dir)
-        print(json.dumps(run(store), indent=1))
+        result = with_verdicts(run(store))
+        print(json.dumps(result, indent=1))
+        _fail_if_off(result)
         return
     with console.status("profiling the source tables ..."):
         _, store = _source_store(env, config_dir)
-        result = run(store)
-    checks = within_targets(result)
+        result = with_verdicts(run(store))
     console.print(
         f"{result['members']:,} members, {result['episodes']:,} episodes "
         f"({result['closed_episodes']:,} with outcomes); episodes per member: "
         + ", ".join(f"{k}: {v:,}" for k, v in result["episodes_per_member"].items())
     )
     rates = Table(title="Base rates", title_justify="left")
-    for column in ("outcome", "observed", "target", "tolerance", ""):
+    for column in ("outcome", "observed", "target", "tolerance", "rows", ""):
         rates.add_column(column)
     for name, r in result["base_rates"].items():
-        ok = checks[f"base_rate:{name}"]
         rates.add_row(
             name,
             f"{r['observed']:.2%}",
             f"{r['target']:.2%}",
             f"{r['low']:.2%}-{r['high']:.2%}",
-            "[green]ok[/green]" if ok else "[red]off[/red]",
+            f"{r['rows']:,}",
+            _MARKS[r["verdict"]],
         )
     console.print(rates)
     effects = Table(title="Effect sizes recovered from the data", title_justify="left")
     for column in ("risk factor -> outcome", "measure", "observed", "target", "exposed", ""):
         effects.add_column(column)
     for name, e in result["odds_ratios"].items():
-        key = checks.get(f"effect:{name}")
-        mark = "" if key is None else ("[green]ok[/green]" if key else "[red]off[/red]")
         observed = "-" if e["observed"] is None else f"{e['observed']:.2f}"
+        mark = _MARKS[e["verdict"]] if "verdict" in e else ""
         effects.add_row(name, e["measure"], observed, f"{e['target']:.2f}", f"{e['exposed']:,}", mark)
     console.print(effects)
     timing = Table(title="When the plan sees what", title_justify="left")
@@ -129,13 +132,12 @@ def profile(
         if "target" not in t:
             timing.add_row(name, f"{t['observed']:.1f}", "", "", "")
             continue
-        ok = checks[f"timing:{name}"]
         timing.add_row(
             name,
             f"{t['observed']:.1%}",
             f"{t['target']:.0%}",
             f"{t['low']:.0%}-{t['high']:.0%}",
-            "[green]ok[/green]" if ok else "[red]off[/red]",
+            _MARKS[t["verdict"]],
         )
     console.print(timing)
     missing = Table(title="Missingness", title_justify="left")
@@ -149,8 +151,15 @@ def profile(
         f"Oracle (best possible model) on recorded labels: AUROC {oracle['auroc']:.3f}, "
         f"AUPRC {oracle['auprc']:.3f} at prevalence {oracle['prevalence']:.1%}"
     )
-    if not all(checks.values()):
-        raise HrobError("some base rates or key effects are outside their targets (marked 'off')")
+    _fail_if_off(result)
+
+
+_MARKS = {"ok": "[green]ok[/green]", "uncertain": "[yellow]uncertain[/yellow]", "off": "[red]off[/red]"}
+
+
+def _fail_if_off(result: dict) -> None:
+    if result["status"] == "off":
+        raise HrobError("some base rates or key effects are outside their targets beyond sampling error (marked 'off')")
 
 
 @app.command("dictionary")

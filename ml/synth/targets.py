@@ -3,6 +3,7 @@ timing (docs/published_rates.md), with the tolerance each is checked to."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -48,6 +49,10 @@ class Effect:
     def ok(self, observed: float) -> bool:
         return abs(observed / self.target - 1) <= 0.25
 
+    @property
+    def band(self) -> tuple[float, float]:
+        return 0.75 * self.target, 1.25 * self.target
+
 
 EFFECTS: dict[str, Effect] = {
     "prior_preterm_birth->preterm_birth": Effect("prior_preterm_birth", "preterm_birth", "rate", 0.30, key=True),
@@ -89,3 +94,48 @@ TIMING: dict[str, Rate] = {
     "pharmacy claims received the same day": Rate(0.90, 0.85, 0.95),
     "lab results received within 7 days": Rate(1.0, 0.95, 1.0),
 }
+
+
+# ---------------------------------------------------------------- verdicts that know the sample size
+
+Z_99 = 2.576  # two-sided 99%: a cohort is called off only when sampling cannot explain it
+OK, UNCERTAIN, OFF = "ok", "uncertain", "off"
+
+
+def proportion_interval(share: float, n: int) -> tuple[float, float] | None:
+    """Wilson interval of a share observed on n rows (None without rows)."""
+    if n <= 0:
+        return None
+    z2 = Z_99**2
+    centre = (share + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z_99 * math.sqrt(share * (1 - share) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def effect_interval(measure: str, n1: int, y1: int, n0: int, y0: int) -> tuple[float, float] | None:
+    """Interval of an effect from its 2x2 counts: Wilson for a rate, log scale for RR and OR
+    (None when a cell is empty and the effect has no finite interval)."""
+    if measure == "rate":
+        return proportion_interval(y1 / n1, n1) if n1 else None
+    if measure == "RR":
+        if not (y1 and y0 and n1 and n0):
+            return None
+        log_effect = math.log((y1 / n1) / (y0 / n0))
+        se = math.sqrt(1 / y1 - 1 / n1 + 1 / y0 - 1 / n0)
+    else:
+        cells = (y1, n1 - y1, y0, n0 - y0)
+        if not all(cells):
+            return None
+        log_effect = math.log((y1 * (n0 - y0)) / ((n1 - y1) * y0))
+        se = math.sqrt(sum(1 / c for c in cells))
+    return math.exp(log_effect - Z_99 * se), math.exp(log_effect + Z_99 * se)
+
+
+def verdict(observed: float | None, interval: tuple[float, float] | None, low: float, high: float) -> str:
+    """`ok` inside the tolerance; `off` when even the 99% interval misses it; else `uncertain`:
+    too few rows to tell (a 1,000-member cohort has a handful of exposed members per effect)."""
+    if observed is not None and low <= observed <= high:
+        return OK
+    if interval is None or (interval[0] <= high and interval[1] >= low):
+        return UNCERTAIN
+    return OFF

@@ -110,11 +110,16 @@ def test_profile_json_from_the_cli(small, monkeypatch, capsys, tmp_path):
     from ml.cli.main import main
 
     monkeypatch.setattr(sys, "argv", ["hrob", "data", "profile", "--json", "--config-dir", str(configs)])
+    code = 0
     try:
         main()
     except SystemExit as done:
-        assert not done.code
+        code = done.code
     result = json.loads(capsys.readouterr().out)
+    # the verdicts and exit status of the table output, sized to this 2,500-member cohort
+    assert result["status"] == "ok" and code == 0, [k for k, v in result["base_rates"].items() if v["verdict"] != "ok"]
+    assert all(r["verdict"] in ("ok", "uncertain") for r in result["base_rates"].values())
+    assert {e["verdict"] for n, e in result["odds_ratios"].items() if EFFECTS[n].key} <= {"ok", "uncertain"}
     assert {"members", "episodes", "base_rates", "odds_ratios", "missingness", "oracle"} <= set(result)
     assert set(result["oracle"]) >= {"auroc", "auprc"}
     for entry in [*result["base_rates"].values(), *result["odds_ratios"].values()]:
