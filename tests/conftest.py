@@ -134,6 +134,21 @@ def features_written(spark, cohort_settings):
     return table_store(spark, cohort_settings.namespace), result
 
 
+@pytest.fixture(scope="session")
+def training_set(spark, cohort_settings, features_written):
+    """The cohort's landmark training set as known on COHORT_AS_OF, built once and held
+    (checkpointed: `prepare` unpersists what it is given) for the tests that read it."""
+    import dataclasses
+
+    from ml.data.store import table_store
+    from ml.features.training_set import build
+
+    store, _ = features_written
+    sources = table_store(spark, cohort_settings.environment.source_schema)
+    training = build(cohort_settings, sources, store, COHORT_AS_OF)
+    return dataclasses.replace(training, frame=training.frame.localCheckpoint())
+
+
 def with_training(settings, **changes):
     """`settings` with training.* replaced (a fast search in tests)."""
     import dataclasses

@@ -88,9 +88,11 @@ class TableStore(ABC):
         themselves before writing.
         """
 
-    def require(self, table: str) -> DataFrame:
+    def require(self, table: str, fix: str = "") -> DataFrame:
+        """The table, or one line naming it, where it would be and `fix` (what writes it)."""
         if not self.exists(table):
-            raise DataError(f"table {self.namespace}.{table} does not exist ({self.location(table)})")
+            hint = f": {fix}" if fix else ""
+            raise DataError(f"table {self.namespace}.{table} does not exist ({self.location(table)}){hint}")
         return self.read(table)
 
     @staticmethod

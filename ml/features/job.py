@@ -20,7 +20,7 @@ from ml.errors import DataError
 from ml.features import mappings
 from ml.features.compute import compute_features
 from ml.features.definitions import catalogue
-from ml.features.sources import load_sources
+from ml.features.sources import FEATURE_SOURCES, load_sources
 from ml.features.spine import spine as build_spine
 from ml.runtime.spark import get_spark, wide_rows
 
@@ -40,6 +40,12 @@ def run(settings: Settings, as_of: date, backfill_from: date | None = None) -> d
     target = table_store(spark, settings.namespace)
     windows = settings.project.features.lookback_months
 
+    missing = [t.name for t in FEATURE_SOURCES if not sources.exists(t.name)]
+    if missing:
+        raise DataError(
+            f"source table {sources.namespace}.{missing[0]} does not exist ({len(missing)} of {len(FEATURE_SOURCES)} "
+            f"missing): for a synthetic cohort run hrob data generate --env {settings.env}"
+        )
     log(f"checking source tables in {sources.namespace}")
     checked = load_sources(sources, as_of, settings.project.sources)
     for table, reason, count in checked.rejections():

@@ -115,7 +115,7 @@ def build(
     """Every landmark row of every episode labelled before `as_of` (or those `where` keeps:
     it may use `split`, `landmark_date`...) with its point-in-time features."""
     features = features or settings.features.selected()
-    table = store.require(outputs.FEATURES)
+    table = store.require(outputs.FEATURES, fix=f"run the feature job (hrob run features --env {settings.env})")
     check_feature_table(table, features, f"{store.namespace}.{outputs.FEATURES}")
     examples = landmark_examples(settings, sources, as_of)
     if where is not None:

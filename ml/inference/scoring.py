@@ -98,7 +98,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     scorer, version = load_scorer(name, alias=registry.CHAMPION)
     sources = table_store(spark, settings.environment.source_schema)
     store = table_store(spark, settings.namespace)
-    features = store.require(outputs.FEATURES)
+    features = store.require(outputs.FEATURES, fix=f"run the feature job (hrob run features --env {settings.env})")
     check_features(scorer, features, f"{store.namespace}.{outputs.FEATURES}")
 
     cohort = due(settings, sources, store, scoring_date)

@@ -20,7 +20,6 @@ from ml.features.definitions import catalogue
 from ml.features.job import run as run_features
 from ml.features.point_in_time import point_in_time_join
 from ml.features.sources import FEATURE_SOURCES, check_sources
-from ml.features.training_set import build as build_training_set
 from tests.conftest import COHORT_AS_OF as AS_OF
 from tests.conftest import fingerprint
 
@@ -291,6 +290,29 @@ def test_an_empty_source_stops_the_job_before_anything_is_written(spark, cohort_
     assert set(logged.columns) == {"as_of", "source_table", "reason", "rows"}
 
 
+def test_missing_source_tables_name_the_command_that_generates_them(spark, cohort_settings):
+    import dataclasses
+
+    environment = cohort_settings.environment.model_copy(update={"source_schema": "test.nothing_here"})
+    with pytest.raises(DataError) as refused:
+        run_features(dataclasses.replace(cohort_settings, environment=environment), AS_OF)
+    assert str(refused.value) == (
+        "source table test.nothing_here.members does not exist (9 of 9 missing): "
+        "for a synthetic cohort run hrob data generate --env local"
+    )
+
+
+def test_a_missing_feature_table_names_the_job_that_writes_it(spark, cohort_settings):
+    from ml.features.training_set import build
+
+    sources = table_store(spark, cohort_settings.environment.source_schema)
+    with pytest.raises(
+        DataError,
+        match=r"member_features does not exist \(.*\): run the feature job \(hrob run features --env local\)$",
+    ):
+        build(cohort_settings, sources, table_store(spark, "test.nothing_here"), AS_OF)
+
+
 def test_unmapped_or_never_computed_features_are_refused():
     names = [f.name for f in catalogue(WINDOWS)]
     mapping = FeatureMappings(groups={"all": names[:-1]})
@@ -304,10 +326,9 @@ def test_unmapped_or_never_computed_features_are_refused():
 # ---------------------------------------------------------------- training sets, selection, imputation
 
 
-def test_training_set_applies_selection(spark, cohort_settings, features_written):
-    store, _ = features_written
+def test_training_set_applies_selection(spark, cohort_settings, training_set):
+    training = training_set
     sources = table_store(spark, cohort_settings.environment.source_schema)
-    training = build_training_set(cohort_settings, sources, store, AS_OF)
     assert "demographics__race__black" not in training.features  # dropped feature
     features = FeatureConfig(
         cohort_settings.features.mappings,

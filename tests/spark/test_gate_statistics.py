@@ -13,7 +13,7 @@ import xgboost as xgb
 
 from ml.data.schema import ORACLE
 from ml.data.store import table_store
-from ml.features.training_set import SUBGROUPS, build
+from ml.features.training_set import SUBGROUPS
 from ml.registry.decision import decide
 from ml.training.distributed import booster_params
 from ml.training.estimator import on_driver, predict
@@ -35,12 +35,12 @@ PARAMS = {
 
 
 @pytest.fixture(scope="module")
-def splits(spark, cohort_settings, features_written):
+def splits(spark, cohort_settings, training_set):
     """The cohort's landmark rows as the training job prepares them: the model's columns,
     train + validation (to fit on) and test (the holdout both models are judged on)."""
     settings = cohort_settings
-    sources, store = table_store(spark, settings.environment.source_schema), table_store(spark, settings.namespace)
-    data = prepare(settings, build(settings, sources, store, COHORT_AS_OF), workers=2)
+    sources = table_store(spark, settings.environment.source_schema)
+    data = prepare(settings, training_set, workers=2)
     try:
         fit_rows, x_fit = on_driver(data.frames["train"].unionByName(data.frames["validation"]))
         test, x_test = on_driver(data.frames["test"], "member_id", "episode_id", "landmark", *SUBGROUPS)

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 import yaml
 
@@ -17,7 +18,7 @@ from ml.errors import ConfigError
 from ml.registry import client as registry
 from ml.runtime.tracking import configure_mlflow
 from ml.training.job import run as train
-from tests.conftest import COHORT_AS_OF, with_training
+from tests.conftest import with_training
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -75,6 +76,10 @@ def test_the_parent_run_logs_the_report_and_a_model_without_member_rows(trained)
     assert expected <= {p.name for p in folder.iterdir()}
     subgroups = (folder / "subgroup_metrics.csv").read_text()
     assert "race_ethnicity" in subgroups and "age_band" in subgroups and "rurality" in subgroups
+    header = subgroups.splitlines()[0].split(",")
+    assert header[-3:] == ["flagged_share", "sensitivity", "ppv"], "the model card's subgroup table"
+    importance = pd.read_csv(folder / "feature_importance.csv")
+    assert not importance["description"].str.contains("__").any(), "every model column has a readable name"
     logged = (folder / "config_merged.yml").read_text()
     assert yaml.safe_load(logged)["project"]["training"]["max_evals"] == 3
     # ML settings only: no workspace, subscription, principal or vault ids, no e-mail addresses
@@ -105,10 +110,8 @@ def test_the_registered_model_scores_a_frame_with_its_imputation(trained, spark,
     assert len(scores) == 2 and scores.between(0, 1).all()
 
 
-def test_the_search_is_deterministic(cohort_settings, features_written):
+def test_the_search_is_deterministic(cohort_settings, training_set):
     """Same data and seed: the same trials and the same best parameters."""
-    from ml.data.store import table_store
-    from ml.features.training_set import build
     from ml.runtime.spark import get_spark
     from ml.training.estimator import num_workers
     from ml.training.prepare import prepare
@@ -122,17 +125,10 @@ def test_the_search_is_deterministic(cohort_settings, features_written):
             selection=settings.features.selection.model_copy(update={"keep": ["area"]}),
         ),
     )
-    spark = get_spark()
-    data = prepare(
-        small,
-        build(
-            small,
-            table_store(spark, small.environment.source_schema),
-            table_store(spark, small.namespace),
-            as_of=COHORT_AS_OF,
-        ),
-        num_workers(spark),
-    )
+    area = small.features.selected()  # the same rows with the area group's columns only
+    keep = [c for c in training_set.frame.columns if c not in training_set.features or c in area]
+    narrow = dataclasses.replace(training_set, frame=training_set.frame.select(*keep), features=area)
+    data = prepare(small, narrow, num_workers(get_spark()))
     try:
         configure_mlflow("/Shared/hrob/test/determinism")
         runs = []
