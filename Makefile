@@ -22,10 +22,10 @@ NODE_STAMP := node_modules/.installed
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-demo: install ## Run the whole pipeline locally on a synthetic cohort (about 5 minutes)
+demo: install ## Run the whole pipeline locally on a synthetic cohort (about 7 minutes)
 	$(BIN)/hrob demo
 
-test: install $(CHECKOV) ## Lint and run every test (11-12 minutes)
+test: install $(CHECKOV) ## Lint and run every test (about 12 minutes)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest
@@ -67,12 +67,12 @@ deploy: cli ## cdktn deploy ENV: asks before applying unless CI=true; staging/pr
 train-remote: install ## Run ENV's deployed training job on Databricks, wait, report the model decision
 	$(if $(ENV),,$(error ENV is required: make train-remote ENV=staging))
 	$(BIN)/python pipelines/scripts/databricks_job.py run --env $(ENV) --job training
-	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model report $(ENV) --registry-uri databricks-uc
+	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model report --env $(ENV) --registry-uri databricks-uc
 
 rollback: install ## Move ENV's champion back to the one it replaced: make rollback ENV=prod REASON="..."
 	$(if $(ENV),,$(error ENV is required: make rollback ENV=prod REASON="why"))
 	$(if $(REASON),,$(error REASON is required: make rollback ENV=prod REASON="why"))
-	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model rollback $(ENV) --reason "$$REASON" \
+	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model rollback --env $(ENV) --reason "$$REASON" \
 	  $(if $(filter local dev,$(ENV)),,--registry-uri databricks-uc)
 
 smoke: install ## Check ENV's deployed jobs exist with the configured schedules

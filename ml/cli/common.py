@@ -37,6 +37,9 @@ EnvOption = Annotated[
 ]
 
 
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout (messages go to stderr).")]
+
+
 def use_config_dir(config_dir: Path | None) -> None:
     """Make the choice visible to everything downstream, subprocesses included."""
     if config_dir is not None:

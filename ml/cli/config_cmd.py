@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ml.cli.common import ConfigDirOption, console, use_config_dir
+from ml.cli.common import ConfigDirOption, JsonOption, console, use_config_dir
 
 app = typer.Typer(no_args_is_help=True, help="Validate and show the configuration.")
 
@@ -19,6 +19,7 @@ def check(
         str | None,
         typer.Option("--env", "-e", help="Check one environment (default: all of them)."),
     ] = None,
+    as_json: JsonOption = False,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Validate every configuration file; one line per problem, exit status 2 on the first."""
@@ -26,30 +27,44 @@ def check(
 
     use_config_dir(config_dir)
     names = [env] if env else environments(config_dir)
-    table = Table(title="Configuration", title_justify="left")
-    for column in ("environment", "model", "tables", "deployed from", "runs as"):
-        table.add_column(column)
+    records = []
     for name in names:
         settings = load_settings(name, config_dir)
         deployment = settings.environment.deployment
         runs_as = (
-            "-"
+            None
             if deployment is None
             else (deployment.service_principal.display_name if deployment.service_principal else "developer")
         )
+        records.append(
+            {
+                "environment": name,
+                "model": settings.model_name,
+                "tables": settings.namespace,
+                "deployed_from": deployment.branch if deployment else None,
+                "runs_as": runs_as,
+            }
+        )
+    features = settings.features
+    counts = {
+        "features": len(features.mappings.group_of()),
+        "groups": len(features.mappings.groups),
+        "selected": len(features.selected()),
+    }
+    if as_json:
+        print(json.dumps({"status": "ok", "environments": records, **counts}, indent=1))
+        return
+    table = Table(title="Configuration", title_justify="left")
+    for column in ("environment", "model", "tables", "deployed from", "runs as"):
+        table.add_column(column)
+    for r in records:
         table.add_row(
-            name,
-            settings.model_name,
-            settings.namespace,
-            deployment.branch if deployment else "working tree",
-            runs_as,
+            r["environment"], r["model"], r["tables"], r["deployed_from"] or "working tree", r["runs_as"] or "-"
         )
     console.print(table)
-    features = settings.features
     console.print(
         f"[green]ok[/green] {len(names)} environment(s); "
-        f"{len(features.mappings.group_of())} features in {len(features.mappings.groups)} groups, "
-        f"{len(features.selected())} selected"
+        f"{counts['features']} features in {counts['groups']} groups, {counts['selected']} selected"
     )
 
 

@@ -1,33 +1,34 @@
-"""`hrob model report ENV`: the registered model's newest version and its promotion decision;
-`hrob model rollback ENV --reason TEXT`: the champion back to the one it replaced."""
+"""`hrob model report --env ENV`: the registered model's newest version and its promotion
+decision (`--json`, or a model card with `--html`); `hrob model rollback --env ENV --reason
+TEXT`: the champion back to the one it replaced."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ml.cli.common import console
+from ml.cli.common import ConfigDirOption, EnvOption, JsonOption, console, use_config_dir
 
 app = typer.Typer(no_args_is_help=True, help="The registered model of an environment.")
 
+RegistryOption = Annotated[
+    str | None, typer.Option(help="Registry to use (databricks-uc from CI; default: this machine's).")
+]
 
-@app.command("report")
-def report(
-    env: Annotated[str, typer.Argument(help="Environment whose model to report.")],
-    registry_uri: Annotated[
-        str | None, typer.Option(help="Registry to read (databricks-uc from CI; default: this machine's).")
-    ] = None,
-) -> None:
-    """Print the newest version, the champion and the validation decision."""
+
+def _registry(env: str, registry_uri: str | None, config_dir: Path | None):
+    """The environment's settings, with MLflow pointed at its registry."""
     import mlflow
 
     from ml.config.loader import load_settings
-    from ml.registry.report import model_report
     from ml.runtime.tracking import configure_mlflow
 
-    settings = load_settings(env)
+    use_config_dir(config_dir)
+    settings = load_settings(env, config_dir)
     configure_mlflow()
     if registry_uri:
         # The workspace of configs/project.yml unless DATABRICKS_HOST names another; the
@@ -35,35 +36,68 @@ def report(
         os.environ.setdefault("DATABRICKS_HOST", settings.project.platform.workspace_host)
         mlflow.set_tracking_uri("databricks")
         mlflow.set_registry_uri(registry_uri)
+    return settings
+
+
+@app.command("report")
+def report(
+    env: EnvOption = "local",
+    html: Annotated[
+        bool, typer.Option("--html", help="Also write the model card (HTML) of the champion or --version.")
+    ] = False,
+    version: Annotated[str | None, typer.Option(help="Version for the model card (default: the champion).")] = None,
+    output: Annotated[
+        Path | None, typer.Option(help="Where to write the model card (default: HROB_HOME/reports/).")
+    ] = None,
+    registry_uri: RegistryOption = None,
+    as_json: JsonOption = False,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """Print the newest version, the champion and the validation decision."""
+    from ml.registry import model_card
+    from ml.registry.report import model_report
+
+    settings = _registry(env, registry_uri, config_dir)
     result = model_report(settings.model_name)
+    if html:
+        path, card = model_card.write(
+            settings,
+            output
+            or model_card.default_path(settings, version or result["champion_version"] or result["newest_version"]),
+            version,
+        )
+        result["model_card"] = str(path)
+        result["model_card_version"] = card["version"]
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
     console.print(
         f"{result['model']}: newest v{result['newest_version']} ({result['decision']}); "
-        f"champion {'v' + result['champion_version'] if result['champion_version'] else '(none)'}"
+        f"champion {'v' + result['champion_version'] if result['champion_version'] else '(none)'}",
+        markup=False,
     )
+    if html:
+        console.print(
+            f"model card of v{result['model_card_version']}: {result['model_card']}", markup=False, soft_wrap=True
+        )
 
 
 @app.command("rollback")
 def rollback(
-    env: Annotated[str, typer.Argument(help="Environment whose champion to roll back.")],
     reason: Annotated[str, typer.Option(help="Why: recorded on both versions with who and when.")],
-    registry_uri: Annotated[
-        str | None, typer.Option(help="Registry to change (databricks-uc from CI; default: this machine's).")
-    ] = None,
+    env: EnvOption = "local",
+    registry_uri: RegistryOption = None,
+    as_json: JsonOption = False,
+    config_dir: ConfigDirOption = None,
 ) -> None:
     """Move `champion` back to `previous_champion` (one promotion back, once)."""
-    import mlflow
-
-    from ml.config.loader import load_settings
     from ml.registry.rollback import rollback as roll_back
-    from ml.runtime.tracking import configure_mlflow
 
-    settings = load_settings(env)
-    configure_mlflow()
-    if registry_uri:
-        os.environ.setdefault("DATABRICKS_HOST", settings.project.platform.workspace_host)
-        mlflow.set_tracking_uri("databricks")
-        mlflow.set_registry_uri(registry_uri)
+    settings = _registry(env, registry_uri, config_dir)
     result = roll_back(settings.model_name, reason)
+    if as_json:
+        print(json.dumps(result, indent=1))
+        return
     console.print(
         f"{result['model']}: champion v{result['champion_version']} again "
         f"(v{result['rolled_back_version']} rolled back by {result['by']} at {result['at']})",

@@ -66,7 +66,7 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
 
     _step("2/4 feature job")
     if latest == today and members is None:
-        console.print(f"features for {today} already written: skipped (hrob run {ENV} features reruns them)")
+        console.print(f"features for {today} already written: skipped (hrob run features --env {ENV} reruns them)")
         seconds["features"] = 0.0
     else:
         params = {"as_of": today.isoformat()}
@@ -84,10 +84,23 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
 
     values = {r.key: r.values or {} for r in training}
     summary = summarise(settings, today, values, seconds)
+    summary["files"] = files_for_people(settings, today, summary["champion_version"])
     path = local_dir() / "demo_summary.json"
     path.write_text(json.dumps(summary, indent=1, default=str))
     show(summary, settings, path)
     return summary
+
+
+def files_for_people(settings: Settings, today: date, champion: str | None) -> dict[str, str]:
+    """The model card and the day's outreach list as CSV: what people open rather than query."""
+    from ml.inference.export import default_path, export_outreach
+    from ml.registry import model_card
+
+    files = {}
+    if champion:
+        files["model_card"] = str(model_card.write(settings, model_card.default_path(settings, champion), champion)[0])
+    files["outreach_csv"] = str(export_outreach(settings, today, default_path(settings, today))["path"])
+    return files
 
 
 def _timed(action) -> float:
@@ -229,4 +242,8 @@ def show(summary: dict[str, Any], settings: Settings, path) -> None:
     timing = ", ".join(f"{k} {v:.0f}s" for k, v in summary["seconds"].items())
     console.print(f"time: {timing}", markup=False)
     console.print(f"MLflow UI: {summary['mlflow_ui']}", markup=False, soft_wrap=True)
+    console.print(
+        f"model card (open in a browser): {summary['files'].get('model_card', '-')}", markup=False, soft_wrap=True
+    )
+    console.print(f"outreach list as CSV: {summary['files']['outreach_csv']}", markup=False, soft_wrap=True)
     console.print(f"summary written to {path}", markup=False, soft_wrap=True)

@@ -18,7 +18,7 @@ import pandas as pd
 import xgboost as xgb
 import yaml
 from sklearn.calibration import calibration_curve
-from sklearn.metrics import precision_recall_curve, roc_curve
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from ml.config.loader import Settings
 from ml.evaluation.subgroups import subgroup_metrics
@@ -42,8 +42,8 @@ def importance(booster: xgb.Booster, columns: list[str], readable: dict[str, str
 
 def _importance_png(frame: pd.DataFrame, path: Path, top: int = 25) -> None:
     head = frame.head(top).iloc[::-1]
-    fig, ax = plt.subplots(figsize=(9, 0.3 * len(head) + 1.2))
-    ax.barh(head["feature"], head["share_of_gain"], color="#3b6ea5")
+    fig, ax = plt.subplots(figsize=(10, 0.3 * len(head) + 1.2))
+    ax.barh(head["description"], head["share_of_gain"], color="#3b6ea5")  # what care managers read
     ax.set_xlabel("share of total gain")
     ax.set_title(f"Top {len(head)} features")
     fig.tight_layout()
@@ -56,6 +56,12 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
     fpr, tpr, _ = roc_curve(labels, scores)
     precision, recall, _ = precision_recall_curve(labels, scores)
     observed, predicted = calibration_curve(labels, scores, n_bins=10, strategy="quantile")
+    titles = {
+        "roc_curve.png": f"ROC curve, AUROC {roc_auc_score(labels, scores):.3f}",
+        "precision_recall_curve.png": f"Precision-recall curve, AUPRC {average_precision_score(labels, scores):.3f}"
+        f" (prevalence {labels.mean():.3f})",
+        "calibration_curve.png": "Calibration (deciles of predicted risk)",
+    }
     for name, (x, y, xlabel, ylabel, diagonal) in {
         "roc_curve.png": (fpr, tpr, "false positive rate", "true positive rate", True),
         "precision_recall_curve.png": (recall, precision, "recall", "precision", False),
@@ -67,7 +73,7 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
             ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title(name.removesuffix(".png").replace("_", " ") + " (test split)")
+        ax.set_title(titles[name] + "\n(test split)", fontsize=10)
         fig.tight_layout()
         fig.savefig(folder / name, dpi=110)
         plt.close(fig)
@@ -112,7 +118,9 @@ def write_report(
     _importance_png(table, folder / "feature_importance.png")
     _curves_png(test["label"].to_numpy(), test["score"].to_numpy(), folder)
     validation = settings.project.validation
-    groups = subgroup_metrics(test, list(validation.subgroups), validation.min_subgroup_episodes)
+    groups = subgroup_metrics(
+        test, list(validation.subgroups), validation.min_subgroup_episodes, settings.project.inference.outreach_cutoff
+    )
     groups.to_csv(folder / "subgroup_metrics.csv", index=False)
     (folder / "landmark_metrics.json").write_text(json.dumps(per_landmark or {}, indent=1))
     (folder / "config_merged.yml").write_text(merged_config(settings))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -100,3 +101,64 @@ def test_unknown_names_list_the_valid_ones():
 
     with pytest.raises(RunnerError, match=r"unknown environment 'qa' \(environments: dev, prod, staging\)"):
         run("qa", "training")
+
+
+def test_what_people_open_after_the_demo(spark, small_dev_configs, hrob_home, monkeypatch, capsys, tmp_path):
+    """After the flow above: the model card and the outreach CSV the summary links, the
+    report, export and run commands with --json (stdout carries the JSON alone)."""
+    import sys
+
+    import pandas as pd
+
+    from ml.cli.main import main
+    from ml.inference.export import LEADING
+    from ml.registry.model_card import SECTIONS
+    from tests.cli_process import hrob
+
+    saved = json.loads((hrob_home / "demo_summary.json").read_text())
+    card = (hrob_home / "reports").glob("*_model_card.html")
+    assert [str(p) for p in card] == [saved["files"]["model_card"]]
+    page = Path(saved["files"]["model_card"]).read_text()
+    assert all(f"<h2>{section}</h2>" in page for section in SECTIONS)
+    assert page.count("data:image/png;base64,") == 3, "calibration, ROC and precision-recall curves embedded"
+    top = page.split("<h2>Top features</h2>")[1].split("<h2>")[0]
+    assert "<td>" in top and "__" not in top, "features by readable name"
+    assert 20_000 < len(page) < 2_000_000
+
+    listed = pd.read_csv(saved["files"]["outreach_csv"])
+    assert list(listed.columns[: len(LEADING)]) == LEADING
+    assert len(listed) == saved["outreach_members"] + saved["outreach_already_diagnosed"]
+    assert (listed["section"] == "ranked").sum() == saved["outreach_members"]
+
+    report = hrob("model", "report", "--env", "dev", "--json", "--html", "--output", str(tmp_path / "card.html"))
+    assert report.returncode == 0, report.stderr
+    reported = json.loads(report.stdout)
+    assert reported["champion_version"] == "1" and reported["decision"] == "promote (first champion)"
+    assert (tmp_path / "card.html").stat().st_size > 20_000
+
+    again = hrob("run", "training", "--env", "dev", "--task", "promote", "--json")
+    assert again.returncode == 0, again.stderr
+    ran = json.loads(again.stdout)
+    assert ran["status"] == "succeeded" and [t["task"] for t in ran["tasks"]] == ["promote"]
+    assert "already the champion" in again.stderr, "the task's own output goes to stderr"
+
+    out = tmp_path / "list.csv"
+    argv = ["hrob", "outreach", "export", "--env", "dev", "--date", saved["scoring_date"], "--output", str(out)]
+    monkeypatch.setattr(sys, "argv", [*argv, "--json"])
+    try:
+        main()
+    except SystemExit as done:
+        assert not done.code
+    exported = json.loads(capsys.readouterr().out)
+    assert exported == {
+        "path": str(out),
+        "rows": len(listed),
+        "ranked": saved["outreach_members"],
+        "already_diagnosed": saved["outreach_already_diagnosed"],
+    }
+    assert out.read_text() == Path(saved["files"]["outreach_csv"]).read_text()
+    monkeypatch.setattr(sys, "argv", ["hrob", "outreach", "export", "--env", "dev", "--date", "2020-01-01"])
+    with pytest.raises(SystemExit) as refused:
+        main()
+    assert refused.value.code == 2
+    assert "outreach_list has no list for 2020-01-01: nobody was scored that day (" in capsys.readouterr().err

@@ -26,7 +26,7 @@ SPARK_READ_FAILURE = (
 def test_hrob_home_that_is_a_file_is_one_line_from_the_cli(tmp_path: Path):
     blocked = tmp_path / "home"
     blocked.write_text("a file")
-    done = hrob("model", "report", "local", env={"HROB_HOME": str(blocked)})
+    done = hrob("model", "report", "--env", "local", env={"HROB_HOME": str(blocked)})
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == f"error: HROB_HOME {blocked}: a file, not a folder (point HROB_HOME at a folder)"
 

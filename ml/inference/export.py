@@ -1,0 +1,62 @@
+"""The outreach list of one scoring date as a CSV file for care managers (`hrob outreach
+export`): the ranked members first, then those listed apart as already diagnosed. The file
+holds member rows: it is written where the plan keeps member data (HROB_HOME/exports/ by
+default), and nothing of its content is printed or logged."""
+
+from __future__ import annotations
+
+import os
+from datetime import date
+from pathlib import Path
+
+from pyspark.sql import functions as F
+
+from ml.config.loader import Settings
+from ml.data import outputs
+from ml.data.store import table_store
+from ml.errors import DataError
+from ml.inference.outreach import ALREADY_DIAGNOSED, RANKED
+from ml.runtime.paths import local_dir
+from ml.runtime.spark import get_spark
+
+LEADING = ["section", "outreach_rank", "listing", "member_id", "episode_id", "landmark", "gestational_week"]
+
+
+def default_path(settings: Settings, scoring_date: date) -> Path:
+    return local_dir("exports") / f"outreach_{settings.env}_{scoring_date.isoformat()}.csv"
+
+
+def _scored(store, scoring_date: date) -> bool:
+    if not store.exists(outputs.PREDICTIONS):
+        return False
+    predictions = store.read(outputs.PREDICTIONS)
+    return bool(predictions.where(F.col("scoring_date") == F.lit(scoring_date)).limit(1).count())
+
+
+def export_outreach(settings: Settings, scoring_date: date, output: Path) -> dict[str, int | str]:
+    store = table_store(get_spark("hrob-export"), settings.namespace)
+    where = f"{store.namespace}.{outputs.OUTREACH}"
+    if not store.exists(outputs.OUTREACH):
+        raise DataError(f"{where} does not exist: run the inference job (hrob run inference --env {settings.env})")
+    table = store.read(outputs.OUTREACH)
+    rows = table.where(F.col("scoring_date") == F.lit(scoring_date))
+    order = F.when(F.col("section") == RANKED, 0).when(F.col("section") == ALREADY_DIAGNOSED, 1).otherwise(2)
+    frame = rows.orderBy(order, "outreach_rank").toPandas()
+    if frame.empty and not _scored(store, scoring_date):
+        newest = table.select("scoring_date").distinct().orderBy(F.desc("scoring_date")).limit(3).collect()
+        known = f"newest dates: {', '.join(r[0].isoformat() for r in newest)}" if newest else "the table is empty"
+        raise DataError(f"{where} has no list for {scoring_date}: nobody was scored that day ({known})")
+    # scored, and nobody reached the outreach tiers: a list with its header and no row
+    columns = [c for c in LEADING if c in frame.columns] + [c for c in frame.columns if c not in LEADING]
+    frame = frame[columns]
+    frame["risk_score"] = frame["risk_score"].round(4)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f".{output.name}.partial")
+    frame.to_csv(partial, index=False, date_format="%Y-%m-%d")
+    os.replace(partial, output)  # a reader never sees half a list
+    return {
+        "path": str(output),
+        "rows": len(frame),
+        "ranked": int((frame["section"] == RANKED).sum()),
+        "already_diagnosed": int((frame["section"] == ALREADY_DIAGNOSED).sum()),
+    }
