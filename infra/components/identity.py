@@ -2,7 +2,7 @@
 
 Three distinct Entra ID service principals per deployed environment (dev: the developer
 deploys and the jobs run as them), all registered in the workspace by the platform team
-(the first-deploy runbook in the README) and adopted here by data sources, so a workspace
+(the first-deploy runbook in docs/deploy.md) and adopted here by data sources, so a workspace
 where they exist is the normal case and every resource that names one waits for its
 look-up. None of them is given workspace-admin, metastore or Azure role rights here:
 - deployer: what CI's deploy service connection logs in as. The stack stops unless it is

@@ -85,7 +85,7 @@ def _pivot(events: DataFrame, features: list[Feature], extra: dict | None = None
 
     Each event row is visited once per concept it belongs to, not once per feature as
     conditional aggregation would: with hundreds of features per source that is the
-    difference between seconds and minutes (measured: diagnoses 30 s -> see README).
+    difference between seconds and minutes (measured: diagnoses 30 s -> see docs/data_and_features.md).
     """
     metrics: dict[str, Column] = {}
     for f in features:

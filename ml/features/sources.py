@@ -1,6 +1,6 @@
 """Reading and checking the source tables before the feature job writes anything.
 
-Two kinds of problem, handled differently (the README lists every check):
+Two kinds of problem, handled differently (docs/data_and_features.md lists every check):
 - a table breaks its contract (a column missing or of the wrong type, a null or
   duplicate key), is empty, or received far fewer rows lately than before (a feed that
   broke): the job stops with one line naming the table and what is wrong, before any

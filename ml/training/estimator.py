@@ -1,6 +1,6 @@
 """The model: xgboost trained across Spark tasks, so training scales out on a cluster.
 
-Chosen by measurement (README, benchmarks/training_trial.py): Spark ML's GBTClassifier
+Chosen by measurement (docs/training.md, benchmarks/training_trial.py): Spark ML's GBTClassifier
 was 3.6x slower for the same trees than xgboost on Spark. The workers are started by
 ml/training/distributed.py rather than xgboost.spark's SparkXGBClassifier, whose three
 Spark barrier syncs cost a second each per fit. Rows come from the cached, pre-partitioned
