@@ -9,9 +9,16 @@ import subprocess
 from dataclasses import dataclass
 
 from ml.config.loader import Settings, load_settings
-from ml.config.models import Deployment, JobSettings, PlatformSettings, RuntimeSettings, Schedule
+from ml.config.models import (
+    Deployment,
+    JobSettings,
+    PlatformSettings,
+    RuntimeSettings,
+    Schedule,
+    TableUpdateTrigger,
+)
 from ml.errors import ConfigError
-from ml.jobs.catalogue import JOBS, Job
+from ml.jobs.catalogue import JOBS, Job, RunJob, Task
 from ml.runtime import parity
 from ml.runtime.paths import REPO_ROOT
 
@@ -37,6 +44,7 @@ def cluster_libraries(runtime: RuntimeSettings) -> list[str]:
 class JobProps:
     job: Job
     schedule: Schedule | None
+    on_table_update: TableUpdateTrigger | None
     timeout_seconds: int
     max_retries: int
 
@@ -73,17 +81,19 @@ class EnvironmentProps:
 
 def _job_props(env: str, job: Job, settings: JobSettings | None) -> JobProps:
     for task in job.tasks:
-        if not (REPO_ROOT / task.entry_point).is_file():
-            raise ConfigError(
-                f"{env}: job '{job.name}', task '{task.key}': entry point {task.entry_point} does not exist"
-            )
+        where = f"{env}: job '{job.name}', task '{task.key}'"
+        if isinstance(task, Task) and not (REPO_ROOT / task.entry_point).is_file():
+            raise ConfigError(f"{where}: entry point {task.entry_point} does not exist")
+        if isinstance(task, RunJob) and task.job not in JOBS:
+            raise ConfigError(f"{where}: starts unknown job '{task.job}' (jobs: {', '.join(JOBS)})")
         unknown = [d for d in task.depends_on if d not in {t.key for t in job.tasks}]
         if unknown:
-            raise ConfigError(f"{env}: job '{job.name}', task '{task.key}': depends on unknown task '{unknown[0]}'")
+            raise ConfigError(f"{where}: depends on unknown task '{unknown[0]}'")
     settings = settings or JobSettings()
     return JobProps(
         job=job,
         schedule=settings.schedule,
+        on_table_update=settings.on_table_update,
         timeout_seconds=settings.timeout_seconds or job.timeout_seconds,
         max_retries=job.max_retries if settings.max_retries is None else settings.max_retries,
     )

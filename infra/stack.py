@@ -12,6 +12,7 @@ from constructs import Construct
 from infra.components.data_schema import DataSchema
 from infra.components.identity import EnvironmentIdentity
 from infra.components.ml_job import MlJob
+from infra.components.prediction_monitor import PredictionMonitor
 from infra.components.registry import ModelRegistry
 from infra.components.storage import ProjectStorage
 from infra.props import EnvironmentProps
@@ -75,13 +76,20 @@ class HrobStack(TerraformStack):
             scala=props.runtime.scala,
             latest=True,
         )
-        jobs = {
-            jp.job.name: MlJob(
-                self, f"job_{jp.job.name}", props, jp, identity.job_identity, identity.planner_identity, runtime.id
+        jobs: dict[str, MlJob] = {}
+        for jp in props.jobs:  # in catalogue order: a run-job task starts a job declared before it
+            jobs[jp.job.name] = MlJob(
+                self,
+                f"job_{jp.job.name}",
+                props,
+                jp,
+                identity.job_identity,
+                identity.planner_identity,
+                runtime.id,
+                {name: job.job.id for name, job in jobs.items()},
             )
-            for jp in props.jobs
-        }
-
+        if props.deployment.prediction_monitor:
+            PredictionMonitor(self, "prediction_monitor", props, data.schema)
         for name, job in jobs.items():
             TerraformOutput(self, f"{name}_job_id", value=job.job.id, description=f"Databricks job id: {name}")
         TerraformOutput(self, "experiment_id", value=registry.experiment.id)

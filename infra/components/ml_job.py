@@ -8,6 +8,7 @@ start them (a retraining trigger does); the planner may view them."""
 
 from __future__ import annotations
 
+from cdktn import Token
 from cdktn_provider_databricks.job import (
     Job,
     JobEmailNotifications,
@@ -23,16 +24,20 @@ from cdktn_provider_databricks.job import (
     JobRunAs,
     JobSchedule,
     JobTask,
+    JobTaskConditionTask,
     JobTaskDependsOn,
     JobTaskLibrary,
     JobTaskLibraryPypi,
+    JobTaskRunJobTask,
     JobTaskSparkPythonTask,
+    JobTrigger,
+    JobTriggerTableUpdate,
 )
 from cdktn_provider_databricks.permissions import Permissions, PermissionsAccessControl
 from constructs import Construct
 
 from infra.props import EnvironmentProps, JobProps
-from ml.jobs.catalogue import deployed_name
+from ml.jobs.catalogue import Condition, RunJob, deployed_name
 
 CLUSTER_KEY = "main"
 JOB_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_VIEW"}
@@ -73,29 +78,57 @@ class MlJob(Construct):
         job_identity: str | None,
         planner: str | None,
         spark_version: str,
+        other_jobs: dict[str, str],
     ):
+        """`other_jobs`: job name -> id of the jobs declared before this one (run-job tasks)."""
         super().__init__(scope, id_)
         spec = job_props.job
         recipients = list(props.deployment.notifications.on_failure)
         libraries = [JobTaskLibrary(pypi=JobTaskLibraryPypi(package=p)) for p in props.libraries]
-        tasks = [
-            JobTask(
-                task_key=task.key,
-                description=task.description,
-                job_cluster_key=CLUSTER_KEY,
-                spark_python_task=JobTaskSparkPythonTask(
-                    python_file=task.entry_point, source="GIT", parameters=task.arguments(props.env)
-                ),
-                depends_on=[JobTaskDependsOn(task_key=key) for key in task.depends_on] or None,
-                library=libraries,
-                max_retries=job_props.max_retries,
-                min_retry_interval_millis=spec.min_retry_interval_millis,
-                retry_on_timeout=False,
-                timeout_seconds=job_props.timeout_seconds,
-            )
-            for task in spec.tasks
-        ]
+        tasks = []
+        for task in spec.tasks:
+            depends_on = [
+                JobTaskDependsOn(task_key=key, outcome=task.outcome if isinstance(task, RunJob) else None)
+                for key in task.depends_on
+            ] or None
+            if isinstance(task, Condition):  # no cluster, no retries (Databricks allows neither)
+                tasks.append(
+                    JobTask(
+                        task_key=task.key,
+                        description=task.description,
+                        condition_task=JobTaskConditionTask(left=task.left, op=task.op, right=task.right),
+                        depends_on=depends_on,
+                    )
+                )
+            elif isinstance(task, RunJob):  # no cluster: the started job brings its own
+                tasks.append(
+                    JobTask(
+                        task_key=task.key,
+                        description=task.description,
+                        run_job_task=JobTaskRunJobTask(job_id=Token.as_number(other_jobs[task.job])),
+                        depends_on=depends_on,
+                        timeout_seconds=job_props.timeout_seconds,
+                    )
+                )
+            else:
+                tasks.append(
+                    JobTask(
+                        task_key=task.key,
+                        description=task.description,
+                        job_cluster_key=CLUSTER_KEY,
+                        spark_python_task=JobTaskSparkPythonTask(
+                            python_file=task.entry_point, source="GIT", parameters=task.arguments(props.env)
+                        ),
+                        depends_on=depends_on,
+                        library=libraries,
+                        max_retries=job_props.max_retries,
+                        min_retry_interval_millis=spec.min_retry_interval_millis,
+                        retry_on_timeout=False,
+                        timeout_seconds=job_props.timeout_seconds,
+                    )
+                )
         schedule = job_props.schedule
+        on_update = job_props.on_table_update
         self.job = Job(
             self,
             "job",
@@ -117,6 +150,16 @@ class MlJob(Construct):
                 pause_status="PAUSED" if schedule.paused else "UNPAUSED",
             )
             if schedule
+            else None,
+            trigger=JobTrigger(
+                pause_status="PAUSED" if on_update.paused else "UNPAUSED",
+                table_update=JobTriggerTableUpdate(
+                    table_names=[f"{props.catalog}.{props.schema}.{spec.after_table}"],
+                    condition="ANY_UPDATED",
+                    wait_after_last_change_seconds=on_update.wait_after_last_change_seconds,
+                ),
+            )
+            if on_update
             else None,
             email_notifications=JobEmailNotifications(
                 on_failure=recipients,

@@ -35,6 +35,13 @@ def generate(
         int | None,
         typer.Option(help="Spark partitions (default: one per 25,000 members); the tables do not depend on it."),
     ] = None,
+    coding_drift: Annotated[
+        str | None,
+        typer.Option(
+            help="Inject a coding-practice change, CONDITION:YYYY-MM[:KEPT]: from that month only KEPT "
+            "(default 0.5) of the condition's diagnosis codes are recorded (monitoring should notice).",
+        ),
+    ] = None,
     env: EnvOption = "local",
     config_dir: ConfigDirOption = None,
 ) -> None:
@@ -52,6 +59,7 @@ def generate(
         start or cohort.start,
         end or cohort.end,
         partitions,
+        drift=coding_drift,
     )
     started = time.perf_counter()
     with console.status("starting Spark ...") as status:

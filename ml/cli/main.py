@@ -7,7 +7,17 @@ import sys
 import typer
 from rich.text import Text
 
-from ml.cli import config_cmd, data_cmd, features_cmd, infra_cmd, model_cmd, outreach_cmd, run_cmd, runtime_cmd
+from ml.cli import (
+    config_cmd,
+    data_cmd,
+    features_cmd,
+    infra_cmd,
+    model_cmd,
+    monitor_cmd,
+    outreach_cmd,
+    run_cmd,
+    runtime_cmd,
+)
 from ml.cli.common import err_console
 from ml.errors import user_error
 
@@ -48,6 +58,7 @@ app.add_typer(data_cmd.app, name="data")
 app.add_typer(features_cmd.app, name="features")
 app.add_typer(infra_cmd.app, name="infra")
 app.add_typer(model_cmd.app, name="model")
+app.add_typer(monitor_cmd.app, name="monitor")
 app.add_typer(outreach_cmd.app, name="outreach")
 app.command("run")(run_cmd.run)
 app.command("doctor")(runtime_cmd.doctor)

@@ -15,6 +15,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PositiveFloat,
     PositiveInt,
     field_validator,
     model_validator,
@@ -415,6 +416,9 @@ class InferenceSettings(Strict):
     top_factors: Annotated[int, Field(ge=1, le=10)] = 3
     # approximate: path attribution (ml/training/attribution.py); exact: TreeSHAP (scoring ~7x slower)
     factor_method: Literal["approximate", "exact"] = "approximate"
+    # The scoring job refuses when the newest feature snapshot is older than this: yesterday's
+    # features would score today's landmarks with what the plan knew a day earlier.
+    max_feature_age_days: Annotated[int, Field(ge=0, le=30)] = 0
 
     @property
     def outreach_cutoff(self) -> float:
@@ -437,6 +441,24 @@ class InferenceSettings(Strict):
         return self
 
 
+class MonitoringSettings(Strict):
+    """What the monitoring job measures and when it starts the training job. Crossing a
+    threshold fails nothing: it sets the `retrain` task value the condition task reads."""
+
+    score_psi: PositiveFloat = 0.2  # population stability of the scores against the champion's test split
+    feature_psi: PositiveFloat = 0.25  # of any of the `top_features` most important features
+    missing_share_change: Annotated[float, Field(gt=0, le=1)] = 0.15  # absolute change of a feature's missing share
+    top_features: Annotated[int, Field(ge=1, le=100)] = 10
+    reference_days: Annotated[int, Field(ge=7)] = 90  # feature snapshots up to the champion's newest, as reference
+    min_volume_share: Annotated[float, Field(gt=0, lt=1)] = 0.5  # scored today against the previous 28 days' mean
+    min_realised_auroc: Annotated[float, Field(gt=0.5, lt=1)] = 0.6  # once enough outcomes are recorded
+    min_realised_episodes: Annotated[int, Field(ge=20)] = 200  # below this, no realised verdict
+    bins: Annotated[int, Field(ge=4, le=50)] = 10
+    # PSI of n rows in b bins carries noise of about (b - 1) / n: below this many scored rows
+    # drift is reported, not judged
+    min_rows: Annotated[int, Field(ge=50)] = 500
+
+
 class ProjectConfig(Strict):
     model: ModelSettings
     platform: PlatformSettings
@@ -448,6 +470,7 @@ class ProjectConfig(Strict):
     training: TrainingSettings
     validation: ValidationSettings
     inference: InferenceSettings
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @field_validator("landmarks")
     @classmethod
@@ -480,10 +503,24 @@ class Schedule(Strict):
         return value
 
 
+class TableUpdateTrigger(Strict):
+    """Start the job when the table the catalogue names (`after_table`) has been updated."""
+
+    paused: bool = False
+    wait_after_last_change_seconds: Annotated[int, Field(ge=60)] = 300  # a write is many commits
+
+
 class JobSettings(Strict):
     schedule: Schedule | None = None
+    on_table_update: TableUpdateTrigger | None = None
     timeout_seconds: PositiveInt | None = None  # None: the job catalogue's default
     max_retries: Annotated[int, Field(ge=0, le=5)] | None = None
+
+    @model_validator(mode="after")
+    def _one_start(self) -> JobSettings:
+        if self.schedule and self.on_table_update:
+            raise ValueError("a job starts on a schedule or on a table update, not both")
+        return self
 
 
 class Autoscale(Strict):
@@ -556,16 +593,23 @@ class Deployment(Strict):
     notifications: Notifications
     data_science_access: Literal["manage", "view"]  # the data-science group's rights here
     prevent_destroy: bool = False  # Terraform refuses to destroy the model, experiment and data
+    # A Lakehouse Monitoring monitor on the predictions table; off only for a new environment's
+    # first deploy, before its inference job has created the table (docs/deploy.md)
+    prediction_monitor: bool = True
     jobs: dict[str, JobSettings] = {}
 
     @field_validator("jobs")
     @classmethod
     def _known_jobs(cls, value: dict[str, JobSettings]) -> dict[str, JobSettings]:
-        from ml.jobs.catalogue import JOB_NAMES
+        from ml.jobs.catalogue import JOB_NAMES, JOBS
 
         unknown = sorted(set(value) - set(JOB_NAMES))
         if unknown:
             raise ValueError(f"unknown job '{unknown[0]}' (jobs: {', '.join(JOB_NAMES)})")
+
+        for name, settings in value.items():
+            if settings.on_table_update and not JOBS[name].after_table:
+                raise ValueError(f"{name}: on_table_update: this job has no table to wait for (after_table)")
         return value
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ that landmark; written to the predictions table, partitioned by scoring date.
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
@@ -90,6 +90,19 @@ def due(settings: Settings, sources: TableStore, store: TableStore, scoring_date
     ).withColumn("scoring_date", F.lit(scoring_date))
 
 
+def check_fresh(features: DataFrame, scoring_date: date, settings: Settings) -> None:
+    """Scoring waits for the day's features (on Databricks the job starts on their table's
+    update; here, and should a run start early, this check refuses)."""
+    age = settings.project.inference.max_feature_age_days
+    newest = features.agg(F.max("as_of")).first()[0]
+    if newest is None or newest < scoring_date - timedelta(days=age):
+        raise DataError(
+            f"{settings.namespace}.{outputs.FEATURES}: newest snapshot {newest}, older than {age} day(s) before "
+            f"the scoring date {scoring_date} (inference.max_feature_age_days): run the feature job first "
+            f"(hrob run features --env {settings.env} --param as_of={scoring_date})"
+        )
+
+
 def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     started = time.perf_counter()
     spark = get_spark("hrob-score")
@@ -99,6 +112,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     sources = table_store(spark, settings.environment.source_schema)
     store = table_store(spark, settings.namespace)
     features = store.require(outputs.FEATURES, fix=f"run the feature job (hrob run features --env {settings.env})")
+    check_fresh(features, scoring_date, settings)
     check_features(scorer, features, f"{store.namespace}.{outputs.FEATURES}")
 
     cohort = due(settings, sources, store, scoring_date)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ml.data import outputs
+
 RUN_ID = "--job-run-id={{job.run_id}}"
 
 
@@ -30,17 +32,50 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """A condition task: compares two values (references resolved) without a cluster; the
+    tasks that depend on it with an `outcome` run only when it came out that way."""
+
+    key: str
+    description: str
+    left: str
+    op: str  # EQUAL_TO, NOT_EQUAL, GREATER_THAN, GREATER_THAN_OR_EQUAL, LESS_THAN, LESS_THAN_OR_EQUAL
+    right: str
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """A run-job task: starts another job of the same environment and waits for it."""
+
+    key: str
+    description: str
+    job: str  # its name in this catalogue
+    depends_on: tuple[str, ...] = ()
+    outcome: str | None = None  # "true" / "false": required of the condition tasks it depends on
+
+
+AnyTask = Task | Condition | RunJob
+
+
+@dataclass(frozen=True)
 class Job:
     name: str
     description: str
-    tasks: tuple[Task, ...]
+    tasks: tuple[AnyTask, ...]
     parameters: dict[str, str] = field(default_factory=dict)  # name -> default
     timeout_seconds: int = 3600
     max_retries: int = 1
     min_retry_interval_millis: int = 5 * 60 * 1000
+    # The output table whose update may start this job (a table-update trigger on Databricks)
+    after_table: str | None = None
 
-    def task(self, key: str) -> Task:
+    def task(self, key: str) -> AnyTask:
         return next(t for t in self.tasks if t.key == key)
+
+    @property
+    def python_tasks(self) -> tuple[Task, ...]:
+        return tuple(t for t in self.tasks if isinstance(t, Task))
 
 
 def deployed_name(env: str, job: str) -> str:
@@ -100,6 +135,7 @@ TRAINING = Job(
 
 INFERENCE = Job(
     name="inference",
+    after_table=outputs.FEATURES,
     description="Score open pregnancy episodes with the champion and build the outreach list.",
     parameters={"scoring_date": TODAY},
     tasks=(
@@ -119,5 +155,35 @@ INFERENCE = Job(
     ),
 )
 
-JOBS: dict[str, Job] = {job.name: job for job in (FEATURES, TRAINING, INFERENCE)}
+MONITORING = Job(
+    name="monitoring",
+    description="Drift, volume and realised performance of the champion's predictions; retrain past a threshold.",
+    parameters={"scoring_date": TODAY},
+    after_table=outputs.PREDICTIONS,
+    tasks=(
+        Task(
+            key="monitor",
+            entry_point="ml/jobs/monitor.py",
+            description="Score and feature drift against the champion's training data, volume, realised performance.",
+            parameters=("--scoring-date={{job.parameters.scoring_date}}",),
+        ),
+        Condition(
+            key="threshold_crossed",
+            description="Did a monitored metric cross its threshold (configs/project.yml: monitoring)?",
+            left="{{tasks.monitor.values.retrain}}",
+            op="EQUAL_TO",
+            right="true",
+            depends_on=("monitor",),
+        ),
+        RunJob(
+            key="retrain",
+            description="Start this environment's training job: train, validate against the champion, promote.",
+            job="training",
+            depends_on=("threshold_crossed",),
+            outcome="true",
+        ),
+    ),
+)
+
+JOBS: dict[str, Job] = {job.name: job for job in (FEATURES, TRAINING, INFERENCE, MONITORING)}
 JOB_NAMES = tuple(JOBS)

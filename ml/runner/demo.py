@@ -61,10 +61,10 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
     settings = load_settings(ENV)
     seconds: dict[str, float] = {}
 
-    _step("1/4 synthetic cohort")
+    _step("1/5 synthetic cohort")
     seconds["cohort"], latest = _cohort(settings, members)
 
-    _step("2/4 feature job")
+    _step("2/5 feature job")
     if latest == today and members is None:
         console.print(f"features for {today} already written: skipped (hrob run features --env {ENV} reruns them)")
         seconds["features"] = 0.0
@@ -74,16 +74,23 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
             params["backfill_from"] = f"{settings.project.cohort.start}-01"
         seconds["features"] = _timed(lambda: run_job(ENV, "features", params=params))
 
-    _step("3/4 training job (train, validate, promote)")
+    _step("3/5 training job (train, validate, promote)")
     training: list = []
     as_of = {"as_of": today.isoformat()}
     seconds["training"] = _timed(lambda: training.extend(run_job(ENV, "training", params=as_of)))
 
-    _step("4/4 inference job (score, outreach)")
+    _step("4/5 inference job (score, outreach)")
     seconds["inference"] = _timed(lambda: run_job(ENV, "inference", params={"scoring_date": today.isoformat()}))
+
+    _step("5/5 monitoring job (drift, volume, realised performance; retraining past a threshold)")
+    monitoring: list = []
+    seconds["monitoring"] = _timed(
+        lambda: monitoring.extend(run_job(ENV, "monitoring", params={"scoring_date": today.isoformat()}))
+    )
 
     values = {r.key: r.values or {} for r in training}
     summary = summarise(settings, today, values, seconds)
+    summary["monitoring"] = {r.key: r.status for r in monitoring}
     summary["files"] = files_for_people(settings, today, summary["champion_version"])
     path = local_dir() / "demo_summary.json"
     path.write_text(json.dumps(summary, indent=1, default=str))
@@ -100,6 +107,9 @@ def files_for_people(settings: Settings, today: date, champion: str | None) -> d
     if champion:
         files["model_card"] = str(model_card.write(settings, model_card.default_path(settings, champion), champion)[0])
     files["outreach_csv"] = str(export_outreach(settings, today, default_path(settings, today))["path"])
+    from ml.monitoring.report import write as monitoring_report
+
+    files["monitoring_report"] = monitoring_report(settings)["html"]
     return files
 
 
@@ -246,4 +256,11 @@ def show(summary: dict[str, Any], settings: Settings, path) -> None:
         f"model card (open in a browser): {summary['files'].get('model_card', '-')}", markup=False, soft_wrap=True
     )
     console.print(f"outreach list as CSV: {summary['files']['outreach_csv']}", markup=False, soft_wrap=True)
+    retrained = summary["monitoring"].get("retrain") == "succeeded"
+    verdict = "a threshold was crossed and training ran again" if retrained else "no threshold crossed"
+    console.print(
+        f"monitoring: {verdict}; report: {summary['files']['monitoring_report']}",
+        markup=False,
+        soft_wrap=True,
+    )
     console.print(f"summary written to {path}", markup=False, soft_wrap=True)

@@ -25,9 +25,12 @@ class RunnerError(HrobError):
 @dataclass(frozen=True)
 class DeployedTask:
     key: str
-    python_file: str
+    python_file: str  # empty for a condition or run-job task
     parameters: tuple[str, ...]
     depends_on: tuple[str, ...]
+    outcomes: tuple[tuple[str, str], ...] = ()  # (condition task, the outcome this task needs)
+    condition: tuple[str, str, str] | None = None  # (left, op, right) of a condition task
+    run_job: str | None = None  # the job (its `job` tag) a run-job task starts
 
 
 @dataclass(frozen=True)
@@ -82,22 +85,40 @@ def read_jobs(path: Path) -> dict[str, DeployedJob]:
         document = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as error:
         raise RunnerError(f"{path}: cannot read the synthesized stack ({error})") from None
+    resources = document.get("resource", {}).get("databricks_job", {})
+    # a run-job task names its job by Terraform reference: ${databricks_job.<logical id>.id}
+    by_reference = {
+        f"${{databricks_job.{logical}.id}}": r.get("tags", {}).get("job") or r["name"]
+        for logical, r in resources.items()
+    }
     jobs = {}
-    for resource in document.get("resource", {}).get("databricks_job", {}).values():
+    for resource in resources.values():
         key = resource.get("tags", {}).get("job") or resource["name"]
-        tasks = tuple(
-            DeployedTask(
-                key=t["task_key"],
-                python_file=t["spark_python_task"]["python_file"],
-                parameters=tuple(t["spark_python_task"].get("parameters", [])),
-                depends_on=tuple(d["task_key"] for d in t.get("depends_on", [])),
-            )
-            for t in resource.get("task", [])
-            if "spark_python_task" in t
-        )
+        tasks = tuple(_task(t, key, by_reference) for t in resource.get("task", []))
         parameters = {p["name"]: p.get("default", "") for p in resource.get("parameter", [])}
         jobs[key] = DeployedJob(key, resource["name"], parameters, tasks)
     return jobs
+
+
+def _task(task: dict, job: str, by_reference: dict[str, str]) -> DeployedTask:
+    depends = task.get("depends_on", [])
+    common = {
+        "key": task["task_key"],
+        "depends_on": tuple(d["task_key"] for d in depends),
+        "outcomes": tuple((d["task_key"], d["outcome"]) for d in depends if "outcome" in d),
+    }
+    if "spark_python_task" in task:
+        python = task["spark_python_task"]
+        return DeployedTask(python_file=python["python_file"], parameters=tuple(python.get("parameters", [])), **common)
+    if "condition_task" in task:
+        c = task["condition_task"]
+        return DeployedTask(python_file="", parameters=(), condition=(c["left"], c["op"], c["right"]), **common)
+    if "run_job_task" in task:
+        reference = str(task["run_job_task"]["job_id"])
+        if reference not in by_reference:
+            raise RunnerError(f"job {job}: task {task['task_key']} starts {reference}, no job of this stack")
+        return DeployedTask(python_file="", parameters=(), run_job=by_reference[reference], **common)
+    raise RunnerError(f"job {job}: task {task['task_key']} is of a kind the runner cannot run ({sorted(task)})")
 
 
 def find_job(env: str, job: str, outdir: Path = OUTDIR) -> DeployedJob:

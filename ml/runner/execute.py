@@ -43,7 +43,7 @@ class TaskFailed(HrobError):
 @dataclass
 class TaskResult:
     key: str
-    status: str  # succeeded | failed | skipped
+    status: str  # succeeded | failed | skipped (after a failure) | excluded (a condition not met)
     seconds: float
     exit_status: int | None = None
     values: dict | None = None
@@ -68,15 +68,49 @@ def run_job(
     remembered: dict[str, dict[str, str]] | None = None,
     echo=print,
     in_process: bool = False,
+    start_job=None,
 ) -> list[TaskResult]:
     """Run the job (or one task of it). `remembered` holds task values from an earlier
-    run, so a single task can be rerun as a Databricks repair run would."""
+    run, so a single task can be rerun as a Databricks repair run would. `start_job(name)`
+    runs another job of the environment (a run-job task)."""
     tasks = job.ordered(only)
     context = context_for(job, overrides or {})
     context.task_values.update(remembered or {})
     results: list[TaskResult] = []
+    outcome: dict[str, str] = {}  # condition task -> "true" / "false"
+    excluded: set[str] = set()
     for task in tasks:
         where = f"task {task.key}"
+        # As Databricks: a task whose condition came out the other way, or that depends on
+        # such a task, is excluded; the run still succeeds.
+        if any(outcome.get(key) not in (None, wanted) for key, wanted in task.outcomes) or excluded & set(
+            task.depends_on
+        ):
+            excluded.add(task.key)
+            echo(f"[dim]- {job.key} / {task.key}: excluded (condition not met)[/dim]")
+            results.append(TaskResult(task.key, "excluded", 0.0))
+            continue
+        if task.condition is not None:
+            left, op, right = task.condition
+            left, right = context.resolve(left, where), context.resolve(right, where)
+            outcome[task.key] = "true" if compare(left, op, right) else "false"
+            echo(f"[bold]▶ {job.key} / {task.key}[/bold]  {left!r} {op} {right!r}: {outcome[task.key]}")
+            context.task_values[task.key] = {}
+            results.append(TaskResult(task.key, "succeeded", 0.0, 0, {"outcome": outcome[task.key]}))
+            continue
+        if task.run_job is not None:
+            if start_job is None:
+                raise RunnerError(f"{where}: starts job {task.run_job}, and this run cannot start jobs")
+            echo(f"[bold]▶ {job.key} / {task.key}[/bold]  run job {task.run_job}")
+            started = time.perf_counter()
+            try:
+                start_job(task.run_job)
+            except TaskFailed as failed:
+                results.append(TaskResult(task.key, "failed", time.perf_counter() - started, 1))
+                results += [TaskResult(t.key, "skipped", 0.0) for t in tasks[len(results) :]]
+                raise TaskFailed(f"job {job.key}: task {task.key}: {failed}", results) from None
+            results.append(TaskResult(task.key, "succeeded", time.perf_counter() - started, 0, {}))
+            continue
         arguments = [context.resolve(p, where) for p in task.parameters]
         script = REPO_ROOT / task.python_file
         if not script.is_file():
@@ -92,6 +126,29 @@ def run_job(
         context.task_values[task.key] = values
         results.append(TaskResult(task.key, "succeeded", seconds, 0, values))
     return results
+
+
+OPERATORS = {
+    "EQUAL_TO": lambda a, b: a == b,
+    "NOT_EQUAL": lambda a, b: a != b,
+    "GREATER_THAN": lambda a, b: a > b,
+    "GREATER_THAN_OR_EQUAL": lambda a, b: a >= b,
+    "LESS_THAN": lambda a, b: a < b,
+    "LESS_THAN_OR_EQUAL": lambda a, b: a <= b,
+}
+
+
+def compare(left: str, op: str, right: str) -> bool:
+    """A condition task's comparison: numbers when both sides are numbers, else strings
+    (equality only, as Databricks allows)."""
+    if op not in OPERATORS:
+        raise RunnerError(f"condition operator {op} is not one of {', '.join(OPERATORS)}")
+    try:
+        return OPERATORS[op](float(left), float(right))
+    except ValueError:
+        if op not in ("EQUAL_TO", "NOT_EQUAL"):
+            raise RunnerError(f"condition {left!r} {op} {right!r}: {op} compares numbers only") from None
+        return OPERATORS[op](left, right)
 
 
 def run_task(script: Path, arguments: list[str], in_process: bool = False) -> tuple[int, dict[str, str]]:

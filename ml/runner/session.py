@@ -50,7 +50,15 @@ def run(
     memory = _memory(env, job)
     remembered = json.loads(memory.read_text()) if memory.exists() else {}
     try:
-        results = run_job(deployed, params or {}, task, remembered, echo=console.print, in_process=in_process)
+        results = run_job(
+            deployed,
+            params or {},
+            task,
+            remembered,
+            echo=console.print,
+            in_process=in_process,
+            start_job=lambda other: run(env, other, in_process=in_process),  # with its own defaults
+        )
     except TaskFailed as failed:
         summary(deployed.key, failed.results)
         raise
@@ -65,7 +73,7 @@ def summary(job: str, results: list[TaskResult]) -> None:
     table.add_column("task")
     table.add_column("status")
     table.add_column("duration", justify="right")
-    colours = {"succeeded": "green", "failed": "red", "skipped": "yellow"}
+    colours = {"succeeded": "green", "failed": "red", "skipped": "yellow", "excluded": "dim"}
     for r in results:
         table.add_row(r.key, f"[{colours[r.status]}]{r.status}[/]", f"{r.seconds:.0f} s")
     console.print(table)

@@ -22,11 +22,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ml.data import schema as S
+from ml.data import value_sets as V
 from ml.data.store import TableStore
 from ml.errors import DataError
 from ml.synth import params as P
 from ml.synth.events import TABLE_BUILDERS, Timeline
-from ml.synth.people import Arrays, CohortSpec, people
+from ml.synth.people import Arrays, CodingDrift, CohortSpec, people
 from ml.synth.pregnancy import episodes
 from ml.synth.rng import Streams
 
@@ -48,6 +49,7 @@ def cohort_spec(
     end: str | None,
     partitions: int | None = None,
     today: date | None = None,
+    drift: str | None = None,
 ) -> CohortSpec:
     """Validated generator settings. The data cut-off is the last day of `end`'s month, or
     today when `end` is None: the tables hold what a plan would have received by then."""
@@ -64,7 +66,9 @@ def cohort_spec(
     if partitions is not None and partitions < 1:
         raise DataError(f"--partitions must be at least 1, got {partitions}")
     partitions = partitions or max(2, math.ceil(members / MEMBERS_PER_PARTITION))
-    return CohortSpec(members, seed, date(start_year, start_month, 1), cutoff, partitions)
+    return CohortSpec(
+        members, seed, date(start_year, start_month, 1), cutoff, partitions, coding_drift(drift) if drift else None
+    )
 
 
 # ---------------------------------------------------------------- the episode frame
@@ -297,6 +301,38 @@ def _map_episodes(
     return _from_days(ep.mapInPandas(run, schema), table)
 
 
+def dropped_by(drift: CodingDrift) -> Column:
+    """Diagnosis lines a coding-practice change leaves uncoded: of the condition's codes
+    served from `since`, a fixed share chosen by a hash of the line (the same lines whatever
+    the partitioning)."""
+    codes = V.CONDITIONS[drift.concept]
+    coded = F.lit(False)
+    for prefix in codes:
+        coded = coded | F.col("icd10_code").startswith(prefix)
+    draw = F.abs(F.xxhash64(F.col("claim_line_id"), F.lit(drift.concept))) % 10_000
+    return coded & (F.col("service_date") >= F.lit(drift.since)) & (draw >= round(drift.kept * 10_000))
+
+
+def coding_drift(value: str) -> CodingDrift:
+    """`--coding-drift CONCEPT:YYYY-MM[:KEPT]`, e.g. obesity:2026-06 (half coded from June)."""
+    parts = value.split(":")
+    if len(parts) not in (2, 3) or parts[0] not in V.CONDITIONS:
+        raise DataError(
+            f"--coding-drift {value}: expected CONDITION:YYYY-MM[:KEPT], CONDITION one of "
+            f"{', '.join(sorted(V.CONDITIONS))}"
+        )
+    year, month = parse_month(parts[1], "coding-drift")
+    kept = 0.5
+    if len(parts) == 3:
+        try:
+            kept = float(parts[2])
+        except ValueError:
+            kept = -1.0
+        if not 0 <= kept < 1:
+            raise DataError(f"--coding-drift {value}: KEPT is the share still coded, from 0 to below 1")
+    return CodingDrift(parts[0], date(year, month, 1), kept)
+
+
 def build_tables(ep: DataFrame, spec: CohortSpec, cached: list[DataFrame]) -> dict[str, DataFrame]:
     """Every generated table, as lazy DataFrames over the cached episode frame. Event rows
     received after the cut-off are dropped, except diagnoses, which go to the in-transit
@@ -315,6 +351,8 @@ def build_tables(ep: DataFrame, spec: CohortSpec, cached: list[DataFrame]) -> di
             ep, table, lambda arrays, rng, builder=builder: builder(Timeline(arrays, rng, spec.end_day)), spec
         )
         if table is S.DIAGNOSES:
+            if spec.coding_drift:
+                events = events.where(~dropped_by(spec.coding_drift))
             events = events.persist(StorageLevel.MEMORY_AND_DISK)
             cached.append(events)
             tables[S.DIAGNOSES_IN_TRANSIT.name] = _conform(events.where(~received), S.DIAGNOSES_IN_TRANSIT)
@@ -340,6 +378,12 @@ def generate(
     progress(
         f"simulating {spec.members:,} members from {spec.start:%Y-%m} to {spec.end:%Y-%m} "
         f"in {spec.partitions} partitions"
+        + (
+            f"; from {spec.coding_drift.since:%Y-%m} {spec.coding_drift.kept:.0%} of {spec.coding_drift.concept} "
+            "codes recorded (coding drift)"
+            if spec.coding_drift
+            else ""
+        )
     )
     ep = episode_frame(spark, spec).persist(StorageLevel.MEMORY_AND_DISK)
     cached = [ep]

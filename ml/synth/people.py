@@ -30,12 +30,23 @@ def day_number(value: date) -> int:
 
 
 @dataclass(frozen=True)
+class CodingDrift:
+    """A coding-practice change: from `since`, only `kept` of a condition's diagnosis codes
+    reach the claims (the condition is as common as before; fewer claims say so)."""
+
+    concept: str  # a key of ml.data.value_sets.CONDITIONS
+    since: date
+    kept: float = 0.5
+
+
+@dataclass(frozen=True)
 class CohortSpec:
     members: int
     seed: int
     start: date  # first day of the first month
     end: date  # last day of the last month: the data cut-off
     partitions: int
+    coding_drift: CodingDrift | None = None
 
     @property
     def start_day(self) -> int:

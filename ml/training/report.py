@@ -22,6 +22,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 
 from ml.config.loader import Settings
 from ml.evaluation.subgroups import subgroup_metrics
+from ml.monitoring.drift import reference
 
 
 def importance(booster: xgb.Booster, columns: list[str], readable: dict[str, str]) -> pd.DataFrame:
@@ -81,10 +82,14 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
     return paths
 
 
+SCORE_REFERENCE = "score_reference.json"
+
 # The settings a model depends on. Never `platform` or an environment's deployment block:
 # run artifacts are readable by everyone with access to the experiment, and workspace,
 # subscription and principal ids, vault names and e-mail addresses have no place there.
-ML_SECTIONS = ("model", "runtime", "landmarks", "features", "sources", "training", "validation", "inference")
+ML_SECTIONS = (
+    "model", "runtime", "landmarks", "features", "sources", "training", "validation", "inference", "monitoring"
+)  # fmt: skip
 
 
 def merged_config(settings: Settings) -> str:
@@ -123,6 +128,9 @@ def write_report(
     )
     groups.to_csv(folder / "subgroup_metrics.csv", index=False)
     (folder / "landmark_metrics.json").write_text(json.dumps(per_landmark or {}, indent=1))
+    # the monitoring job's reference: how the test split's scores were spread (deciles only)
+    scores = reference(test["score"].to_numpy(dtype=float), settings.project.monitoring.bins)
+    (folder / SCORE_REFERENCE).write_text(json.dumps(scores, indent=1))
     (folder / "config_merged.yml").write_text(merged_config(settings))
     (folder / "imputation.json").write_text(imputation_json)
     (folder / "feature_descriptions.json").write_text(json.dumps({c: readable.get(c, c) for c in columns}, indent=1))

@@ -137,10 +137,32 @@ def run_job(w, env: str, job: str, timeout: float, parameters: dict[str, str], p
 
 
 def expected_schedules(env: str) -> dict[str, dict]:
+    """What starts each job: a schedule, or a table update ({"table_update": [...], "paused": ...})."""
     from ml.config.loader import load_settings
+    from ml.jobs.catalogue import JOBS
 
-    jobs = load_settings(env).environment.deployment.jobs
-    return {name: job.schedule.model_dump() for name, job in jobs.items() if job.schedule}
+    settings = load_settings(env)
+    expected = {}
+    for name, job in settings.environment.deployment.jobs.items():
+        if job.schedule:
+            expected[name] = job.schedule.model_dump()
+        elif job.on_table_update:
+            table = f"{settings.namespace}.{JOBS[name].after_table}"
+            expected[name] = {"table_update": [table], "paused": job.on_table_update.paused}
+    return expected
+
+
+def _trigger_problem(name: str, found, want: dict) -> str | None:
+    trigger = found.settings.trigger
+    tables = list(trigger.table_update.table_names) if trigger and trigger.table_update else None
+    paused = trigger.pause_status.value if trigger and trigger.pause_status else None
+    expected_pause = "PAUSED" if want["paused"] else "UNPAUSED"
+    if tables != want["table_update"] or paused != expected_pause:
+        return (
+            f"{name}: trigger on table update of {tables} ({paused}), "
+            f"expected {want['table_update']} ({expected_pause})"
+        )
+    return None
 
 
 def smoke(w, env: str, expected: dict[str, dict], echo=print, clock=None) -> None:
@@ -151,6 +173,13 @@ def smoke(w, env: str, expected: dict[str, dict], echo=print, clock=None) -> Non
             found = find(w, name, clock)
         except JobError as error:
             problems.append(str(error))
+            continue
+        if "table_update" in schedule:
+            problem = _trigger_problem(name, found, schedule)
+            if problem:
+                problems.append(problem)
+            else:
+                echo(f"ok {name}: on update of {', '.join(schedule['table_update'])}")
             continue
         actual = found.settings.schedule
         have = {

@@ -69,7 +69,11 @@ def test_the_demo_flow_through_the_runner(spark, small_dev_configs, hrob_home):
         assert ("ppv" in metrics) == (metrics["flagged_share"] > 0), "PPV exactly where someone is flagged"
     assert sum(saved["scored_by_landmark"].values()) == saved["rows_scored"]
     assert 0 <= saved["outreach_share_already_coded"] <= 1
-    assert set(saved["seconds"]) == {"cohort", "features", "training", "inference", "total"}
+    assert set(saved["seconds"]) == {"cohort", "features", "training", "inference", "monitoring", "total"}
+    # the monitoring job as synthesized: its condition read the monitor's value; unless a
+    # threshold was crossed, the run-job task that starts training was excluded
+    assert saved["monitoring"]["monitor"] == saved["monitoring"]["threshold_crossed"] == "succeeded"
+    assert saved["monitoring"]["retrain"] in ("excluded", "succeeded")
 
     configure_mlflow()
     champion = registry.by_alias(settings.model_name, registry.CHAMPION)
@@ -116,6 +120,7 @@ def test_what_people_open_after_the_demo(spark, small_dev_configs, hrob_home, mo
     from tests.cli_process import hrob
 
     saved = json.loads((hrob_home / "demo_summary.json").read_text())
+    assert Path(saved["files"]["monitoring_report"]).read_text().count("data:image/png;base64,") == 1
     card = (hrob_home / "reports").glob("*_model_card.html")
     assert [str(p) for p in card] == [saved["files"]["model_card"]]
     page = Path(saved["files"]["model_card"]).read_text()

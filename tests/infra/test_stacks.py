@@ -47,7 +47,7 @@ def test_pinned_environments_run_the_deployed_commit_and_dev_follows_its_branch(
             assert source["commit"] == os.environ["HROB_GIT_COMMIT"] and "branch" not in source
         assert source["provider"] == "azureDevOpsServices"
         assert source["url"] == load_settings(env).project.platform.git_repository
-        assert all(task["spark_python_task"]["source"] == "GIT" for task in job["task"])
+        assert all(task["spark_python_task"]["source"] == "GIT" for task in job["task"] if "spark_python_task" in task)
 
 
 def test_every_job_task_dependency_and_parameter_matches_the_catalogue(synthesized):
@@ -57,7 +57,7 @@ def test_every_job_task_dependency_and_parameter_matches_the_catalogue(synthesiz
             job = jobs[f"[{env}] hrob {name}"]
             tasks = {task["task_key"]: task for task in job["task"]}
             assert list(tasks) == [t.key for t in spec.tasks]
-            for task in spec.tasks:
+            for task in spec.python_tasks:
                 deployed = tasks[task.key]
                 assert deployed["spark_python_task"]["python_file"] == task.entry_point
                 assert deployed["spark_python_task"]["parameters"] == task.arguments(env)
@@ -79,10 +79,15 @@ def test_training_runs_train_validate_promote_in_order(synthesized):
     assert "--model-version={{tasks.train.values.model_version}}" in validate["spark_python_task"]["parameters"]
 
 
+def python_tasks(job: dict) -> list[dict]:
+    """The tasks that run on the job cluster (condition and run-job tasks need none)."""
+    return [task for task in job["task"] if "spark_python_task" in task]
+
+
 def test_every_entry_point_exists(synthesized):
     for stack in synthesized.values():
         for job in resources(stack, "databricks_job"):
-            for task in job["task"]:
+            for task in python_tasks(job):
                 assert (REPO_ROOT / task["spark_python_task"]["python_file"]).is_file()
 
 
@@ -112,7 +117,7 @@ def test_task_libraries_are_exact_pins_from_the_lock_of_what_the_runtime_lacks(s
     locked = parity.locked_versions()
     for stack in synthesized.values():
         for job in resources(stack, "databricks_job"):
-            for task in job["task"]:
+            for task in python_tasks(job):
                 packages = [lib["pypi"]["package"] for lib in task["library"]]
                 assert packages == expected
                 for package in packages:
@@ -124,11 +129,10 @@ def test_task_libraries_are_exact_pins_from_the_lock_of_what_the_runtime_lacks(s
 @pytest.mark.parametrize(
     ("env", "job", "cron", "paused"),
     [
-        ("prod", "inference", "0 0 11 * * ?", "UNPAUSED"),
         ("prod", "features", "0 0 6 * * ?", "UNPAUSED"),
         ("prod", "training", "0 0 8 ? * MON", "UNPAUSED"),
-        ("staging", "inference", "0 0 11 * * ?", "UNPAUSED"),
-        ("dev", "inference", "0 0 11 * * ?", "PAUSED"),
+        ("staging", "features", "0 0 6 * * ?", "UNPAUSED"),
+        ("dev", "features", "0 0 6 * * ?", "PAUSED"),
         ("dev", "training", "0 0 8 ? * MON", "PAUSED"),
     ],
 )
@@ -137,9 +141,48 @@ def test_schedules_and_timezones(synthesized, env, job, cron, paused):
     assert schedule == {"quartz_cron_expression": cron, "timezone_id": "UTC", "pause_status": paused}
 
 
-def test_dev_schedules_are_all_paused(synthesized):
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+@pytest.mark.parametrize(("job", "table"), [("inference", "member_features"), ("monitoring", "predictions")])
+def test_inference_and_monitoring_start_when_their_input_table_is_updated(synthesized, env, job, table):
+    deployed = jobs_by_name(synthesized[env])[f"[{env}] hrob {job}"]
+    assert "schedule" not in deployed, "a table update starts it, not the clock"
+    assert deployed["trigger"] == {
+        "pause_status": "PAUSED" if env == "dev" else "UNPAUSED",
+        "table_update": {
+            "table_names": [f"hrob.{env}.{table}"],
+            "condition": "ANY_UPDATED",
+            "wait_after_last_change_seconds": 300,
+        },
+    }
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_monitoring_starts_the_same_environments_training_job_when_a_threshold_is_crossed(synthesized, env):
+    stack = synthesized[env]
+    jobs = stack["resource"]["databricks_job"]
+    training = next(logical for logical, job in jobs.items() if job["name"] == f"[{env}] hrob training")
+    monitoring = jobs_by_name(stack)[f"[{env}] hrob monitoring"]
+    tasks = {t["task_key"]: t for t in monitoring["task"]}
+    assert list(tasks) == ["monitor", "threshold_crossed", "retrain"]
+    assert tasks["monitor"]["spark_python_task"]["python_file"] == "ml/jobs/monitor.py"
+    condition = tasks["threshold_crossed"]
+    assert condition["condition_task"] == {
+        "left": "{{tasks.monitor.values.retrain}}",
+        "op": "EQUAL_TO",
+        "right": "true",
+    }
+    assert condition["depends_on"] == [{"task_key": "monitor"}]
+    retrain = tasks["retrain"]
+    assert retrain["run_job_task"] == {"job_id": f"${{databricks_job.{training}.id}}"}
+    assert retrain["depends_on"] == [{"task_key": "threshold_crossed", "outcome": "true"}]
+    for task in (condition, retrain):  # neither needs a cluster; a condition allows no retries
+        assert "job_cluster_key" not in task and "library" not in task and "max_retries" not in task
+
+
+def test_dev_starts_nothing_by_itself(synthesized):
     for job in resources(synthesized["dev"], "databricks_job"):
-        assert job["schedule"]["pause_status"] == "PAUSED"
+        start = job.get("schedule") or job.get("trigger")
+        assert start["pause_status"] == "PAUSED", job["name"]
 
 
 def deployment(env: str):
@@ -472,3 +515,24 @@ def test_cdktf_json_runs_the_same_app():
     assert shlex.split(config["app"])[1:] == ["-m", "infra.app"]
     package = json.loads((REPO_ROOT / "package.json").read_text())
     assert package["devDependencies"]["cdktn-cli"] == "0.24.0"
+
+
+@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
+def test_a_data_quality_monitor_profiles_each_environments_predictions(synthesized, env):
+    (monitor,) = resources(synthesized[env], "databricks_quality_monitor")
+    settings = load_settings(env)
+    assert monitor["table_name"] == f"{settings.namespace}.predictions"
+    assert monitor["output_schema_name"] == settings.namespace, "metric tables in the environment's own schema"
+    assert monitor["assets_dir"].startswith(f"/hrob-{env}")
+    assert monitor["inference_log"] == [
+        {
+            "granularities": ["1 day"],
+            "model_id_col": "model_version",
+            "prediction_col": "risk_score",
+            "problem_type": "PROBLEM_TYPE_REGRESSION",
+            "timestamp_col": "scored_at",
+        }
+    ]
+    assert monitor["slicing_exprs"] == ["landmark", "risk_tier"]
+    assert monitor["notifications"][0]["on_failure"][0]["email_addresses"]
+    assert any(d.startswith("databricks_schema.") for d in monitor["depends_on"])

@@ -45,8 +45,8 @@ CASES = {
     ),
     "invalid timezone": (
         "prod",
-        lambda d: d["jobs"]["inference"]["schedule"].update(timezone="Eastern"),
-        "prod.yml: deployment.jobs.inference.schedule.timezone: unknown timezone 'Eastern'",
+        lambda d: d["jobs"]["features"]["schedule"].update(timezone="Eastern"),
+        "prod.yml: deployment.jobs.features.schedule.timezone: unknown timezone 'Eastern'",
     ),
     "branch missing": ("dev", lambda d: d.pop("branch"), "dev.yml: deployment.branch: required key is missing"),
 }

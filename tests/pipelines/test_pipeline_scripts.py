@@ -194,7 +194,12 @@ def workspace(url: str):
     return jobs.workspace(url, azure_tenant_id=TENANT, databricks_environment=azure)
 
 
-def jobs_api(states: list[dict], schedule: dict | None = None, failures: dict[str, list[int]] | None = None):
+def jobs_api(
+    states: list[dict],
+    schedule: dict | None = None,
+    failures: dict[str, list[int]] | None = None,
+    trigger: dict | None = None,
+):
     """A stand-in answering like the Jobs API 2.2: one job; each runs/get returns the next
     state; `failures` maps an endpoint to HTTP statuses it answers first."""
     remaining = list(states)
@@ -208,6 +213,7 @@ def jobs_api(states: list[dict], schedule: dict | None = None, failures: dict[st
             return status, {"error_code": "TEMPORARILY_UNAVAILABLE" if status == 503 else "x", "message": "busy"}
         if endpoint == "jobs/list":
             settings = {"name": "[staging] hrob training"} | ({"schedule": schedule} if schedule else {})
+            settings |= {"trigger": trigger} if trigger else {}
             return 200, {
                 "jobs": [
                     {"job_id": 42, "settings": settings},
@@ -326,10 +332,24 @@ def test_the_smoke_check_compares_schedules_with_the_configuration(stand_in, azu
         jobs.smoke(w, "staging", {"training": {"quartz_cron": "0 0 9 * * ?", "timezone": "UTC", "paused": False}})
 
 
-def test_the_prod_schedules_come_from_the_configuration():
+def test_the_prod_schedules_and_triggers_come_from_the_configuration():
     expected = jobs.expected_schedules("prod")
-    assert expected["inference"]["quartz_cron"] == "0 0 11 * * ?"
-    assert set(expected) >= {"features", "training"}
+    assert expected["features"]["quartz_cron"] == "0 0 6 * * ?"
+    assert expected["inference"] == {"table_update": ["hrob.prod.member_features"], "paused": False}
+    assert expected["monitoring"] == {"table_update": ["hrob.prod.predictions"], "paused": False}
+    assert set(expected) == {"features", "training", "inference", "monitoring"}
+
+
+def test_the_smoke_check_reads_a_table_update_trigger(stand_in, azure_cli):
+    trigger = {"pause_status": "UNPAUSED", "table_update": {"table_names": ["hrob.staging.predictions"]}}
+    w = workspace(stand_in(jobs_api([SUCCESS], trigger=trigger)).url)
+    lines = []
+    jobs.smoke(
+        w, "staging", {"training": {"table_update": ["hrob.staging.predictions"], "paused": False}}, lines.append
+    )
+    assert lines == ["ok [staging] hrob training: on update of hrob.staging.predictions"]
+    with pytest.raises(jobs.JobError, match=r"expected \['hrob.staging.member_features'\] \(PAUSED\)"):
+        jobs.smoke(w, "staging", {"training": {"table_update": ["hrob.staging.member_features"], "paused": True}})
 
 
 def test_a_second_authentication_method_is_refused_in_one_line(stand_in, azure_cli, monkeypatch, capsys):

@@ -307,7 +307,11 @@ def test_rescoring_a_date_replaces_it_and_each_landmark_is_scored_once(spark, sc
     again = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF)).select(*key)
     assert again.exceptAll(first).count() == 0 and first.exceptAll(again).count() == 0
     later = COHORT_AS_OF + timedelta(days=3)
-    result = scoring.run(settings, later)  # no feature run since: later landmarks lack a snapshot
+    with pytest.raises(DataError, match=r"newest snapshot 2026-06-15, older than 0 day\(s\) before the scoring date"):
+        scoring.run(settings, later)  # no feature run since: by default scoring waits for one
+    inference = settings.project.inference.model_copy(update={"max_feature_age_days": 3})
+    lenient = dataclasses.replace(settings, project=settings.project.model_copy(update={"inference": inference}))
+    result = scoring.run(lenient, later)  # allowed: later landmarks lack a snapshot
     counts = {
         r.scoring_date: r["count"] for r in store.read(outputs.PREDICTIONS).groupBy("scoring_date").count().collect()
     }
@@ -446,3 +450,43 @@ def test_one_prediction_per_member_whatever_the_episodes_say(spark):
     with pytest.raises(DataError, match="1 members with no id"):
         scoring.check_one_per_member(nameless, date(2026, 6, 1))
     scoring.check_one_per_member(doubled.where("episode_id != 11"), date(2026, 6, 1))
+
+
+# ---------------------------------------------------------------- monitoring
+
+
+def test_monitoring_writes_one_partition_per_date_and_asks_for_retraining_past_a_threshold(spark, scored):
+    from ml.monitoring.job import run as monitor
+
+    settings, _, store = scored
+    # this cohort scores a few hundred members a day: judge drift from 50 rows on
+    config = settings.project.monitoring.model_copy(update={"min_rows": 50})
+    settings = dataclasses.replace(settings, project=settings.project.model_copy(update={"monitoring": config}))
+    first = monitor(settings, COHORT_AS_OF)
+    written = store.read(outputs.MONITORING).toPandas()
+    assert len(written) == first["checks"] and set(written["monitoring_date"]) == {COHORT_AS_OF}
+    assert {"score_psi", "feature_psi", "missing_share_change", "tier_rows"} <= set(written["check"])
+    features = written[written["check"] == "feature_psi"]
+    assert len(features) == settings.project.monitoring.top_features and features["value"].notna().all()
+    score_psi = written.loc[written["check"] == "score_psi", "value"].item()
+    assert 0 <= score_psi < settings.project.monitoring.score_psi, "the cohort it was trained on has not drifted"
+    assert first["retrain"] == "false" and not written["crossed"].any()
+    assert set(written.columns) == {
+        "monitoring_date",
+        "model_version",
+        "check",
+        "slice",
+        "value",
+        "threshold",
+        "crossed",
+        "rows",
+    }  # fmt: skip  (aggregates only: no member column)
+
+    config = config.model_copy(update={"score_psi": score_psi / 2})
+    strict = dataclasses.replace(settings, project=settings.project.model_copy(update={"monitoring": config}))
+    second = monitor(strict, COHORT_AS_OF)  # the same date again, with a threshold the day crosses
+    assert second["retrain"] == "true"
+    again = store.read(outputs.MONITORING).toPandas()
+    assert len(again) == second["checks"], "a rerun replaces its date"
+    crossed = again[again["crossed"]]
+    assert list(crossed["check"]) == ["score_psi"] and crossed["threshold"].item() == pytest.approx(score_psi / 2)

@@ -220,3 +220,28 @@ def test_rows_arrive_after_their_service_and_by_the_cut_off_with_published_lags(
         .count()
     )
     assert first_visit_claims > 0.8 * store.read("episodes").count(), "the first visit's claim identifies the episode"
+
+
+def test_a_coding_drift_halves_a_conditions_codes_from_its_month_and_changes_nothing_else(spark, small):
+    """`hrob data generate --coding-drift obesity:2025-01`: the same members, pregnancies and
+    other claims; from January 2025 half of the obesity codes are missing."""
+    from ml.data import value_sets as V
+
+    store, _ = small
+    drifted = table_store(spark, "test.cohort_coding_drift")
+    generate(spark, drifted, cohort_spec(**SMALL, partitions=3, drift="obesity:2025-01"), overwrite=True)
+    for name in ("members", "episodes", "outcomes", "lab_results"):
+        assert fingerprint(store.read(name)) == fingerprint(drifted.read(name)), name
+    obesity = F.lit(False)
+    for prefix in V.CONDITIONS["obesity"]:
+        obesity = obesity | F.col("icd10_code").startswith(prefix)
+    after = F.col("service_date") >= F.lit(date(2025, 1, 1))
+
+    def counts(table):
+        rows = table.read("diagnoses").groupBy(obesity.alias("obesity"), after.alias("after")).count().collect()
+        return {(r.obesity, r.after): r["count"] for r in rows}
+
+    before_drift, with_drift = counts(store), counts(drifted)
+    assert with_drift[(True, False)] == before_drift[(True, False)], "nothing changes before the month"
+    assert with_drift[(False, True)] == before_drift[(False, True)], "other codes unchanged"
+    assert 0.4 < with_drift[(True, True)] / before_drift[(True, True)] < 0.6

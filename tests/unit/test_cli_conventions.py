@@ -30,7 +30,7 @@ def test_a_missing_or_empty_configuration_directory_is_one_line(tmp_path: Path):
 def test_errors_keep_their_square_brackets(config_copy: Path):
     path = config_copy / "environments" / "prod.yml"
     data = yaml.safe_load(path.read_text())
-    data["deployment"]["jobs"]["inference"]["schedule"]["quartz_cron"] = "0 0 6 * * ? 2026 1"
+    data["deployment"]["jobs"]["features"]["schedule"]["quartz_cron"] = "0 0 6 * * ? 2026 1"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     result = hrob("config", "check", "--config-dir", str(config_copy))
     assert result.returncode == 2

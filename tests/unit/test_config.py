@@ -130,9 +130,9 @@ CASES = {
     "invalid quartz cron": (
         _set(
             "environments/prod.yml",
-            lambda d: d["deployment"]["jobs"]["inference"]["schedule"].update(quartz_cron="0 11 * * *"),
+            lambda d: d["deployment"]["jobs"]["features"]["schedule"].update(quartz_cron="0 11 * * *"),
         ),
-        ["prod.yml", "deployment.jobs.inference.schedule.quartz_cron", "expected 6 or 7 fields"],
+        ["prod.yml", "deployment.jobs.features.schedule.quartz_cron", "expected 6 or 7 fields"],
     ),
     "invalid timezone": (
         _set(

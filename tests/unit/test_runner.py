@@ -93,12 +93,112 @@ def test_job_parameters_take_defaults_overrides_and_refuse_unknown_names(tmp_pat
 def test_the_real_stacks_declare_what_the_runner_needs(synth_out):
     """Every job in the synthesized dev stack, read the runner's way."""
     jobs = read_jobs(synth_out / "stacks" / "dev" / "cdk.tf.json")
-    assert set(jobs) == {"features", "training", "inference"}
+    assert set(jobs) == {"features", "training", "inference", "monitoring"}
     assert [t.key for t in jobs["training"].ordered()] == ["train", "validate", "promote"]
     assert [t.key for t in jobs["inference"].ordered()] == ["score", "outreach"]
+    _, crossed, retrain = jobs["monitoring"].ordered()
+    assert crossed.condition == ("{{tasks.monitor.values.retrain}}", "EQUAL_TO", "true")
+    assert retrain.run_job == "training" and retrain.outcomes == (("threshold_crossed", "true"),)
     for job in jobs.values():
         for task in job.tasks:
-            assert task.parameters[0] == "--env=dev"
+            assert task.python_file == "" or task.parameters[0] == "--env=dev"
+
+
+def _monitoring_stack(tmp_path):
+    """A stack shaped like the real monitoring job: a task, a condition on its value, a run-job task."""
+    monitoring = {
+        "name": "[dev] hrob monitoring",
+        "tags": {"job": "monitoring"},
+        "task": [
+            _task("monitor"),
+            {
+                "task_key": "threshold_crossed",
+                "depends_on": [{"task_key": "monitor"}],
+                "condition_task": {"left": "{{tasks.monitor.values.retrain}}", "op": "EQUAL_TO", "right": "true"},
+            },
+            {
+                "task_key": "retrain",
+                "depends_on": [{"task_key": "threshold_crossed", "outcome": "true"}],
+                "run_job_task": {"job_id": "${databricks_job.job_training_job_1.id}"},
+            },
+            {
+                "task_key": "after",
+                "depends_on": [{"task_key": "retrain"}],
+                "spark_python_task": {"python_file": "ml/jobs/outreach.py"},
+            },
+        ],
+    }
+    training = {"name": "[dev] hrob training", "tags": {"job": "training"}, "task": [_task("train")]}
+    path = tmp_path / "cdk.tf.json"
+    resources = {"job_monitoring_job_2": monitoring, "job_training_job_1": training}
+    path.write_text(json.dumps({"resource": {"databricks_job": resources}}))
+    return read_jobs(path)
+
+
+@pytest.mark.parametrize(("retrain", "started"), [("true", ["training"]), ("false", [])])
+def test_a_condition_task_decides_whether_the_run_job_task_starts_the_training_job(
+    tmp_path, monkeypatch, retrain, started
+):
+    """As Databricks runs it: the condition compares the monitor's value; when it is false the
+    run-job task, and every task after it, is excluded and the run still succeeds."""
+    from ml.runner import execute
+
+    jobs = _monitoring_stack(tmp_path)
+    ran = []
+
+    def task_process(script, arguments, in_process=False):  # the python tasks' processes are tested above
+        ran.append(script.name)
+        return 0, {"retrain": retrain}
+
+    monkeypatch.setattr(execute, "run_task", task_process)
+    starts = []
+    results = execute.run_job(jobs["monitoring"], echo=lambda _: None, start_job=starts.append)
+    assert starts == started
+    statuses = {r.key: r.status for r in results}
+    assert statuses["monitor"] == statuses["threshold_crossed"] == "succeeded"
+    expected = "succeeded" if retrain == "true" else "excluded"
+    assert statuses["retrain"] == statuses["after"] == expected
+    assert ran == (["monitor.py", "outreach.py"] if retrain == "true" else ["monitor.py"])
+
+
+def test_a_run_job_task_that_fails_fails_its_job(tmp_path, monkeypatch):
+    from ml.runner import execute
+    from ml.runner.execute import TaskFailed
+
+    jobs = _monitoring_stack(tmp_path)
+    monkeypatch.setattr(execute, "run_task", lambda *a, **k: (0, {"retrain": "true"}))
+
+    def failing(name):
+        raise TaskFailed(f"job {name}: task train failed with exit status 1", [])
+
+    with pytest.raises(TaskFailed, match="job monitoring: task retrain: job training: task train failed") as failed:
+        execute.run_job(jobs["monitoring"], echo=lambda _: None, start_job=failing)
+    assert [(r.key, r.status) for r in failed.value.results][-2:] == [("retrain", "failed"), ("after", "skipped")]
+
+
+@pytest.mark.parametrize(
+    ("left", "op", "right", "expected"),
+    [
+        ("true", "EQUAL_TO", "true", True),
+        ("false", "EQUAL_TO", "true", False),
+        ("0.31", "GREATER_THAN", "0.2", True),
+        ("10", "LESS_THAN", "9", False),  # numbers compare as numbers, not as text
+        ("abc", "NOT_EQUAL", "abd", True),
+    ],
+)
+def test_condition_operators(left, op, right, expected):
+    from ml.runner.execute import compare
+
+    assert compare(left, op, right) is expected
+
+
+def test_a_condition_the_runner_cannot_evaluate_is_named():
+    from ml.runner.execute import compare
+
+    with pytest.raises(RunnerError, match="'abc' GREATER_THAN 'b': GREATER_THAN compares numbers only"):
+        compare("abc", "GREATER_THAN", "b")
+    with pytest.raises(RunnerError, match="condition operator ABOUT is not one of EQUAL_TO"):
+        compare("1", "ABOUT", "1")
 
 
 def _broken_stack(synth_out, tmp_path, change):

@@ -1,0 +1,1 @@
+"""The monitoring job: drift, volume and realised performance of the champion."""
