@@ -42,7 +42,9 @@ def prepare(stacks: dict[str, dict], folder: Path) -> Path:
 
 def checkov(folder: Path, checkov_bin: Path = CHECKOV, skip: list[str] | None = None, *extra: str):
     """checkov over `folder`; `extra` flags (e.g. "-o", "json": output captured)."""
-    command = [str(checkov_bin), "-d", str(folder), "--skip-download", *extra]
+    # The stacks are Terraform JSON: checkov's other frameworks find nothing in them (same
+    # results, measured 15.7 s -> 11.4 s)
+    command = [str(checkov_bin), "-d", str(folder), "--framework", "terraform_json", "--skip-download", *extra]
     if skip:
         command += ["--skip-check", ",".join(skip)]
     return subprocess.run(command, capture_output="-o" in extra, text=True, timeout=600)

@@ -124,14 +124,58 @@ def cohort_settings(spark, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def features_written(spark, cohort_settings):
-    """The feature job run once on the test cohort (daily snapshot plus backfill), shared by
-    the feature, training and inference tests: (the output store, the job's result)."""
-    from ml.data.store import table_store
-    from ml.features.job import run
+def demo_flow(spark, cohort_settings, tmp_path_factory):
+    """`make demo`'s flow through the local runner on the test cohort, once per session: the
+    dev stack's jobs as synthesized (features with backfill, training, inference,
+    monitoring), their dev settings pointed at test.sources and test.dev, as of
+    COHORT_AS_OF, with a one-trial search and floors a small holdout can meet.
+    (the configuration folder, the demo's summary)."""
+    import yaml
 
-    result = run(cohort_settings, COHORT_AS_OF, backfill_from=date(2024, 1, 1))
-    return table_store(spark, cohort_settings.namespace), result
+    from ml.runner.demo import run_demo
+
+    configs = tmp_path_factory.mktemp("e2e") / "configs"
+    shutil.copytree(CONFIGS, configs)
+    path = configs / "environments" / "dev.yml"
+    data = yaml.safe_load(path.read_text())
+    data.update(catalog="test", schema="dev", source_schema=cohort_settings.environment.source_schema)
+    data["overrides"] = {
+        "cohort": {"start": "2024-01"},  # the backfill starts where the fixture cohort does
+        "training": {"max_evals": 1, "early_stopping_trials": 1},
+        "validation": {
+            "min_auroc": 0.0,
+            "min_auprc": 0.0,
+            "min_subgroup_episodes": 20,
+            "bootstrap": {"replicates": 200, "confidence": 0.95, "seed": 1},
+        },
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    previous = os.environ.get("HROB_CONFIG_DIR")
+    os.environ["HROB_CONFIG_DIR"] = str(configs)
+    try:
+        summary = run_demo(today=COHORT_AS_OF)
+    finally:
+        if previous is None:
+            os.environ.pop("HROB_CONFIG_DIR", None)
+        else:
+            os.environ["HROB_CONFIG_DIR"] = previous
+    return configs, summary
+
+
+@pytest.fixture(scope="session")
+def features_written(spark, cohort_settings, demo_flow):
+    """The feature job run once on the test cohort (daily snapshot plus backfill from
+    2024-01-01), shared by the feature, training and inference tests: the demo flow's run
+    through the runner (the same code and feature settings), its tables copied from test.dev
+    to test.hrob. (the output store, the job's result)."""
+    from ml.data import outputs
+    from ml.data.store import table_store
+
+    _, summary = demo_flow
+    ran, store = table_store(spark, "test.dev"), table_store(spark, cohort_settings.namespace)
+    for table in (outputs.FEATURES, outputs.REJECTIONS):
+        shutil.copytree(ran.location(table), store.location(table))
+    return store, {"feature_rows": int(summary["feature_job"]["feature_rows"])}
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ml.cli.common import ConfigDirOption, EnvOption, console, use_config_dir
+from ml.cli.common import ConfigDirOption, EnvOption, JsonOption, console, err_console, use_config_dir
 from ml.errors import HrobError
 
 app = typer.Typer(no_args_is_help=True, help="Generate, profile and document the synthetic source tables.")
@@ -43,6 +43,7 @@ def generate(
         ),
     ] = None,
     env: EnvOption = "local",
+    as_json: JsonOption = False,
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Simulate a cohort and write the source tables (and the oracle) for an environment."""
@@ -62,6 +63,12 @@ def generate(
         drift=coding_drift,
     )
     started = time.perf_counter()
+    if as_json:  # progress to stderr, the result alone on stdout
+        settings, store = _source_store(env, config_dir)
+        counts = run(store.spark, store, spec, overwrite=overwrite, progress=lambda m: err_console.print(m))
+        seconds = time.perf_counter() - started
+        print(json.dumps({"schema": store.namespace, "rows": counts, "seconds": round(seconds, 1)}, indent=1))
+        return
     with console.status("starting Spark ...") as status:
         settings, store = _source_store(env, config_dir)
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from ml.cli.common import ConfigDirOption, EnvOption, console, use_config_dir
+from ml.cli.common import ConfigDirOption, EnvOption, JsonOption, console, use_config_dir
 
 
-def doctor(env: EnvOption = "local", config_dir: ConfigDirOption = None) -> None:
+def doctor(env: EnvOption = "local", as_json: JsonOption = False, config_dir: ConfigDirOption = None) -> None:
     """Check the configuration, start local Spark and MLflow, and report each."""
     from ml.runtime.selfcheck import run_checks
 
     use_config_dir(config_dir)
+    if as_json:
+        checks = run_checks(env, config_dir)
+        print(json.dumps([{"part": c.part, "detail": c.detail, "seconds": round(c.seconds, 1)} for c in checks]))
+        return
     table = Table(title="Local runtime", title_justify="left")
     for column in ("part", "status", "seconds"):
         table.add_column(column)
@@ -34,5 +39,5 @@ def demo(
     from ml.runner.demo import run_demo
 
     use_config_dir(config_dir)
-    doctor(env="dev", config_dir=config_dir)
+    doctor(env="dev", as_json=False, config_dir=config_dir)
     run_demo(members)

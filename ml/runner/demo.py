@@ -65,6 +65,7 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
     seconds["cohort"], latest = _cohort(settings, members)
 
     _step("2/5 feature job")
+    feature_job: list = []
     if latest == today and members is None:
         console.print(f"features for {today} already written: skipped (hrob run features --env {ENV} reruns them)")
         seconds["features"] = 0.0
@@ -72,7 +73,7 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
         params = {"as_of": today.isoformat()}
         if latest is None or members is not None:
             params["backfill_from"] = f"{settings.project.cohort.start}-01"
-        seconds["features"] = _timed(lambda: run_job(ENV, "features", params=params))
+        seconds["features"] = _timed(lambda: feature_job.extend(run_job(ENV, "features", params=params)))
 
     _step("3/5 training job (train, validate, promote)")
     training: list = []
@@ -91,6 +92,7 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
     values = {r.key: r.values or {} for r in training}
     summary = summarise(settings, today, values, seconds)
     summary["monitoring"] = {r.key: r.status for r in monitoring}
+    summary["feature_job"] = {k: v for r in feature_job for k, v in (r.values or {}).items()}  # empty: skipped
     summary["files"] = files_for_people(settings, today, summary["champion_version"])
     path = local_dir() / "demo_summary.json"
     path.write_text(json.dumps(summary, indent=1, default=str))

@@ -31,3 +31,20 @@ def test_register_and_resolve_by_alias(hrob_home):
     assert model.predict(pd.DataFrame({"x": [1.5]})).tolist() == [3.0]
     artifact_uri = mlflow.get_run(run.info.run_id).info.artifact_uri
     assert str(hrob_home / "mlflow" / "artifacts") in artifact_uri
+
+
+def test_doctor_reports_each_part_as_json(spark, monkeypatch, capsys):
+    """`hrob doctor --json`: configuration, Spark, tables and MLflow, each with its time."""
+    import json
+    import sys
+
+    from ml.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["hrob", "doctor", "--json"])
+    try:
+        main()
+    except SystemExit as done:
+        assert not done.code
+    parts = json.loads(capsys.readouterr().out)
+    assert [p["part"] for p in parts] == ["configuration", "spark", "tables", "mlflow"]
+    assert all(set(p) == {"part", "detail", "seconds"} for p in parts)
