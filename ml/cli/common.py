@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 
 
-def _width(stream: int) -> int | None:
+def terminal_width(stream: int) -> int | None:
     """Off a terminal (CI logs, pipes) rich would cut tables at 80 columns: use COLUMNS
     when set, else a width wide enough that nothing is truncated."""
     if os.environ.get("COLUMNS", "").isdigit():
@@ -18,8 +18,8 @@ def _width(stream: int) -> int | None:
     return None if os.isatty(stream) else 200
 
 
-console = Console(highlight=False, width=_width(1))
-err_console = Console(stderr=True, highlight=False, width=_width(2))
+console = Console(highlight=False, width=terminal_width(1))
+err_console = Console(stderr=True, highlight=False, width=terminal_width(2))
 
 ConfigDirOption = Annotated[
     Path | None,

@@ -15,12 +15,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ml.cli.common import terminal_width
 from ml.config.loader import Settings, load_settings
 from ml.data import outputs
 from ml.runtime.paths import local_dir
 
 ENV = "dev"
-console = Console(highlight=False)
+console = Console(highlight=False, width=terminal_width(1))  # not cut off a terminal
 
 
 def _step(title: str) -> None:
@@ -252,7 +253,7 @@ def show(summary: dict[str, Any], settings: Settings, path) -> None:
     for name, location in summary["tables"].items():
         console.print(f"table {name}: {location}", markup=False)
     timing = ", ".join(f"{k} {v:.0f}s" for k, v in summary["seconds"].items())
-    console.print(f"time: {timing}", markup=False)
+    console.print(f"time: {timing}", markup=False, soft_wrap=True)
     console.print(f"MLflow UI: {summary['mlflow_ui']}", markup=False, soft_wrap=True)
     console.print(
         f"model card (open in a browser): {summary['files'].get('model_card', '-')}", markup=False, soft_wrap=True

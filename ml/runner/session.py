@@ -10,12 +10,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from ml.cli.common import terminal_width
 from ml.config.loader import environments
 from ml.runner.deployed import OUTDIR, RunnerError, find_job, is_stale, stack_path
 from ml.runner.execute import TaskFailed, TaskResult, run_job
 from ml.runtime.paths import local_dir
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=terminal_width(1))  # not cut off a terminal
 
 
 def deployed_environments() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,10 @@ class TrackingStore:
     artifact_root: Path | None  # local only: where runs' artifacts are written
 
     def ui_command(self) -> str:
-        return f"mlflow ui --backend-store-uri {self.tracking_uri}"
+        """The command as a user can paste it: the mlflow beside this interpreter (.venv/bin),
+        which is on no PATH by default."""
+        mlflow = Path(sys.executable).with_name("mlflow")
+        return f"{mlflow if mlflow.exists() else 'mlflow'} ui --backend-store-uri {self.tracking_uri}"
 
 
 def local_store() -> TrackingStore:

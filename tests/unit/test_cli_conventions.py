@@ -42,3 +42,14 @@ def test_tables_are_not_truncated_off_a_terminal():
     result = hrob("config", "check")  # stdout is a pipe here, as in CI logs
     assert result.returncode == 0
     assert "local.hrob.hrob_risk" in result.stdout and "…" not in result.stdout
+
+
+def test_the_mlflow_ui_command_printed_runs_as_pasted():
+    """`mlflow` is not on PATH in a fresh clone; the one beside this interpreter is."""
+    import sys
+
+    from ml.runtime.tracking import local_store
+
+    mlflow = Path(sys.executable).with_name("mlflow")
+    assert mlflow.exists()
+    assert local_store().ui_command().startswith(f"{mlflow} ui --backend-store-uri sqlite:///")
