@@ -39,7 +39,7 @@ def generate(
         str | None,
         typer.Option(
             help="Inject a coding-practice change, CONDITION:YYYY-MM[:KEPT]: from that month only KEPT "
-            "(default 0.5) of the condition's diagnosis codes are recorded (monitoring should notice).",
+            "(default 0.5) of the condition's diagnosis codes are recorded (to see what monitoring notices).",
         ),
     ] = None,
     env: EnvOption = "local",
