@@ -63,6 +63,7 @@ _SPELLING = {
 
 def sentence(text: str) -> str:
     """`text` as a sentence: first letter upper case, known words spelled their way."""
+    text = re.sub(r"^history (?!of )", "history of ", text, flags=re.IGNORECASE)  # "history_preeclampsia"
     text = re.sub(r"[A-Za-z0-9]+", lambda m: _SPELLING.get(m.group().lower(), m.group()), text)
     return text[:1].upper() + text[1:]
 

@@ -69,4 +69,5 @@ def test_readable_names_read_as_sentences():
     assert names["labs__bmi__last_value"] == "Last BMI result"
     assert names["labs__hba1c__max_12m"] == "Highest HbA1c in the last 12 months"
     assert names["demographics__language__spanish"] == "Primary language: Spanish"
+    assert names["ob_history__history_preeclampsia__count_12m"] == "History of preeclampsia coded in the last 12 months"
     assert descriptions([12])["labs__bmi__last_value__missing"] == "Last BMI result: not recorded"
