@@ -1,4 +1,5 @@
-"""`hrob` run as a user runs it: a separate process, output captured, off a terminal."""
+"""`hrob` run as a user runs it, output captured, off a terminal: in a separate process
+(`hrob`), or in this one (`run_cli`: the session's Spark, for commands that need it)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,17 @@ def hrob(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [*HROB, *args], capture_output=True, text=True, env={**os.environ, "COLUMNS": "", **(env or {})}, check=False
     )
+
+
+def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
+    """`hrob ARGS` through its entry point in this process: (exit status, stdout, stderr)."""
+    from ml.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["hrob", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as done:
+        code = done.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

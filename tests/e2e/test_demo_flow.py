@@ -86,13 +86,12 @@ def test_unknown_names_list_the_valid_ones():
 def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypatch, capsys, tmp_path):
     """After the flow above: the model card and the outreach CSV the summary links, the
     report, export and run commands with --json (stdout carries the JSON alone)."""
-    import sys
 
     import pandas as pd
 
-    from ml.cli.main import main
     from ml.inference.export import LEADING
     from ml.registry.model_card import SECTIONS
+    from tests.cli_process import run_cli
 
     saved = json.loads((hrob_home / "demo_summary.json").read_text())
     assert Path(saved["files"]["monitoring_report"]).read_text().count("data:image/png;base64,") == 1
@@ -111,15 +110,7 @@ def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypa
     assert (listed["section"] == "ranked").sum() == saved["outreach_members"]
 
     def hrob(*args: str) -> tuple[int, str, str]:
-        """The CLI in this process (its Spark session), as a user types it."""
-        monkeypatch.setattr(sys, "argv", ["hrob", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as done:
-            code = done.code or 0
-        out = capsys.readouterr()
-        return code, out.out, out.err
+        return run_cli(list(args), monkeypatch, capsys)
 
     code, out, err = hrob("model", "report", "--env", "dev", "--json", "--html", "--output", str(tmp_path / "c.html"))
     assert code == 0, err

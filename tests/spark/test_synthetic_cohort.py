@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import calendar
 import json
-import sys
 from datetime import date
 
 import pytest
@@ -19,6 +18,7 @@ from ml.errors import DataError
 from ml.synth.generate import build_tables, cohort_spec, episode_frame, generate
 from ml.synth.profile import profile, rates_and_effects, within_targets
 from ml.synth.targets import EFFECTS, ORACLE_AUROC
+from tests.cli_process import run_cli
 from tests.conftest import fingerprint
 
 pytestmark = pytest.mark.spark
@@ -107,15 +107,9 @@ def test_profile_json_from_the_cli(small, monkeypatch, capsys, tmp_path):
     env_file.write_text(
         env_file.read_text().replace("source_schema: local.sources", f"source_schema: {store.namespace}")
     )
-    from ml.cli.main import main
 
-    monkeypatch.setattr(sys, "argv", ["hrob", "data", "profile", "--json", "--config-dir", str(configs)])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code
-    result = json.loads(capsys.readouterr().out)
+    code, out, _ = run_cli(["data", "profile", "--json", "--config-dir", str(configs)], monkeypatch, capsys)
+    result = json.loads(out)
     # the verdicts and exit status of the table output, sized to this 2,500-member cohort
     assert result["status"] == "ok" and code == 0, [k for k, v in result["base_rates"].items() if v["verdict"] != "ok"]
     assert all(r["verdict"] in ("ok", "uncertain") for r in result["base_rates"].values())
@@ -159,7 +153,6 @@ def test_same_seed_gives_identical_tables_in_one_partition_or_three(spark, small
     run), every table is equal row for row."""
     import shutil
 
-    from ml.cli.main import main
     from tests.conftest import CONFIGS
 
     store, _ = small
@@ -170,23 +163,10 @@ def test_same_seed_gives_identical_tables_in_one_partition_or_three(spark, small
         env_file.read_text().replace("source_schema: local.sources", "source_schema: test.cohort_one_partition")
     )
     options = [f"--{k}={v}" for k, v in SMALL.items()]
-    argv = [
-        "hrob",
-        "data",
-        "generate",
-        *options,
-        "--partitions=1",
-        "--overwrite",
-        "--json",
-        "--config-dir",
-        str(configs),
-    ]
-    monkeypatch.setattr(sys, "argv", argv)
-    try:
-        main()
-    except SystemExit as done:
-        assert not done.code
-    written = json.loads(capsys.readouterr().out)  # progress went to stderr
+    args = ["data", "generate", *options, "--partitions=1", "--overwrite", "--json", "--config-dir", str(configs)]
+    code, out, _ = run_cli(args, monkeypatch, capsys)
+    assert code == 0
+    written = json.loads(out)  # progress went to stderr
     assert written["schema"] == "test.cohort_one_partition" and set(written["rows"]) == set(S.GENERATED_TABLES)
     other = table_store(spark, "test.cohort_one_partition")
     for name in S.GENERATED_TABLES:

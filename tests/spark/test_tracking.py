@@ -36,15 +36,11 @@ def test_register_and_resolve_by_alias(hrob_home):
 def test_doctor_reports_each_part_as_json(spark, monkeypatch, capsys):
     """`hrob doctor --json`: configuration, Spark, tables and MLflow, each with its time."""
     import json
-    import sys
 
-    from ml.cli.main import main
+    from tests.cli_process import run_cli
 
-    monkeypatch.setattr(sys, "argv", ["hrob", "doctor", "--json"])
-    try:
-        main()
-    except SystemExit as done:
-        assert not done.code
-    parts = json.loads(capsys.readouterr().out)
+    code, out, _ = run_cli(["doctor", "--json"], monkeypatch, capsys)
+    assert code == 0
+    parts = json.loads(out)
     assert [p["part"] for p in parts] == ["configuration", "spark", "tables", "mlflow"]
     assert all(set(p) == {"part", "detail", "seconds"} for p in parts)

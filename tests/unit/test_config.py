@@ -4,27 +4,15 @@ naming the file, the key path and the problem, with exit status 2 and no traceba
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from ml.cli.main import main
 from ml.config.loader import load_all, load_settings
 from ml.errors import ConfigError
-
-
-def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
-    monkeypatch.setattr(sys, "argv", ["hrob", *args])
-    code = 0
-    try:
-        main()
-    except SystemExit as done:
-        code = done.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.cli_process import run_cli
 
 
 def edit_yaml(path: Path, change: Callable[[dict], None]) -> None:
