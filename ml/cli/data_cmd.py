@@ -42,6 +42,13 @@ def generate(
             "(default 0.5) of the condition's diagnosis codes are recorded (to see what monitoring notices).",
         ),
     ] = None,
+    influx: Annotated[
+        str | None,
+        typer.Option(
+            help="Inject an influx of new members, YYYY-MM[:SHARE]: from that month SHARE (default 0.5) "
+            "times the cohort's members join, pregnant and never enrolled before.",
+        ),
+    ] = None,
     env: EnvOption = "local",
     as_json: JsonOption = False,
     config_dir: ConfigDirOption = None,
@@ -61,6 +68,7 @@ def generate(
         end or cohort.end,
         partitions,
         drift=coding_drift,
+        influx=influx,
     )
     started = time.perf_counter()
     if as_json:  # progress to stderr, the result alone on stdout

@@ -27,7 +27,7 @@ from ml.data.store import TableStore
 from ml.errors import DataError
 from ml.synth import params as P
 from ml.synth.events import TABLE_BUILDERS, Timeline
-from ml.synth.people import Arrays, CodingDrift, CohortSpec, people
+from ml.synth.people import Arrays, CodingDrift, CohortSpec, Influx, people
 from ml.synth.pregnancy import episodes
 from ml.synth.rng import Streams
 
@@ -50,6 +50,7 @@ def cohort_spec(
     partitions: int | None = None,
     today: date | None = None,
     drift: str | None = None,
+    influx: str | None = None,
 ) -> CohortSpec:
     """Validated generator settings. The data cut-off is the last day of `end`'s month, or
     today when `end` is None: the tables hold what a plan would have received by then."""
@@ -66,8 +67,17 @@ def cohort_spec(
     if partitions is not None and partitions < 1:
         raise DataError(f"--partitions must be at least 1, got {partitions}")
     partitions = partitions or max(2, math.ceil(members / MEMBERS_PER_PARTITION))
+    joining = influx_of(influx) if influx else None
+    if joining and not date(start_year, start_month, 1) <= joining.since <= cutoff:
+        raise DataError(f"--influx {influx}: the month must lie between --start and the data cut-off ({cutoff})")
     return CohortSpec(
-        members, seed, date(start_year, start_month, 1), cutoff, partitions, coding_drift(drift) if drift else None
+        members,
+        seed,
+        date(start_year, start_month, 1),
+        cutoff,
+        partitions,
+        coding_drift(drift) if drift else None,
+        joining,
     )
 
 
@@ -100,7 +110,7 @@ def episode_frame(spark: SparkSession, spec: CohortSpec) -> DataFrame:
             arrays = _simulate(batch["id"].to_numpy(dtype=np.int64), spec)
             yield pd.DataFrame({name: arrays[name] for name in names})
 
-    members = spark.range(1, spec.members + 1, 1, spec.partitions)
+    members = spark.range(1, spec.all_members + 1, 1, spec.partitions)
     return members.mapInPandas(simulate, schema)
 
 
@@ -333,6 +343,39 @@ def coding_drift(value: str) -> CodingDrift:
     return CodingDrift(parts[0], date(year, month, 1), kept)
 
 
+def influx_of(value: str) -> Influx:
+    """`--influx YYYY-MM[:SHARE]`, e.g. 2026-01:0.5 (half as many members again join from January)."""
+    parts = value.split(":")
+    if len(parts) not in (1, 2):
+        raise DataError(f"--influx {value}: expected YYYY-MM[:SHARE]")
+    year, month = parse_month(parts[0], "influx")
+    share = 0.5
+    if len(parts) == 2:
+        try:
+            share = float(parts[1])
+        except ValueError:
+            share = 0.0
+        if not 0 < share <= 10:
+            raise DataError(f"--influx {value}: SHARE is newcomers per member of the cohort, above 0 and at most 10")
+    return Influx(date(year, month, 1), share)
+
+
+def describe(spec: CohortSpec) -> str:
+    text = (
+        f"simulating {spec.members:,} members from {spec.start:%Y-%m} to {spec.end:%Y-%m} "
+        f"in {spec.partitions} partitions"
+    )
+    if spec.coding_drift:
+        drift = spec.coding_drift
+        text += f"; from {drift.since:%Y-%m} {drift.kept:.0%} of {drift.concept} codes recorded (coding drift)"
+    if spec.influx:
+        text += (
+            f"; from {spec.influx.since:%Y-%m} {spec.all_members - spec.members:,} newcomers join, "
+            "pregnant and never enrolled before (influx)"
+        )
+    return text
+
+
 def build_tables(ep: DataFrame, spec: CohortSpec, cached: list[DataFrame]) -> dict[str, DataFrame]:
     """Every generated table, as lazy DataFrames over the cached episode frame. Event rows
     received after the cut-off are dropped, except diagnoses, which go to the in-transit
@@ -375,16 +418,7 @@ def generate(
             f"source tables already exist in {store.namespace} ({', '.join(existing)}); "
             "pass --overwrite to replace them"
         )
-    progress(
-        f"simulating {spec.members:,} members from {spec.start:%Y-%m} to {spec.end:%Y-%m} "
-        f"in {spec.partitions} partitions"
-        + (
-            f"; from {spec.coding_drift.since:%Y-%m} {spec.coding_drift.kept:.0%} of {spec.coding_drift.concept} "
-            "codes recorded (coding drift)"
-            if spec.coding_drift
-            else ""
-        )
-    )
+    progress(describe(spec))
     ep = episode_frame(spark, spec).persist(StorageLevel.MEMORY_AND_DISK)
     cached = [ep]
     try:

@@ -40,6 +40,16 @@ class CodingDrift:
 
 
 @dataclass(frozen=True)
+class Influx:
+    """New members joining from `since` (a county's members moved to the plan, say): `share`
+    of the cohort's member count again, each pregnant when she joins and never enrolled
+    before, so the plan has no claims of hers from before the pregnancy."""
+
+    since: date
+    share: float = 0.5
+
+
+@dataclass(frozen=True)
 class CohortSpec:
     members: int
     seed: int
@@ -47,6 +57,16 @@ class CohortSpec:
     end: date  # last day of the last month: the data cut-off
     partitions: int
     coding_drift: CodingDrift | None = None
+    influx: Influx | None = None
+
+    @property
+    def all_members(self) -> int:
+        """`members`, then the influx's newcomers (ids above `members`): the cohort's own
+        members draw the same random numbers with or without an influx."""
+        return self.members + (round(self.influx.share * self.members) if self.influx else 0)
+
+    def newcomer(self, member_id: np.ndarray) -> np.ndarray:
+        return member_id > self.members if self.influx else np.zeros(len(member_id), dtype=bool)
 
     @property
     def start_day(self) -> int:

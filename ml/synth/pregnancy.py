@@ -214,6 +214,8 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     phe = (lmp >= PHE[0]) & (lmp <= PHE[1])
     enroll_ctx = {**ctx, "continuous_coverage": flag(phe), "later_episode": np.full(n, float(k > 1))}
     prior_enrolled = continuous | (draw("prior_enrolled") < sigmoid(linear(*P.PRIOR_ENROLLMENT, enroll_ctx)))
+    if k == 1:  # an influx's newcomer joins during her first pregnancy with the plan
+        prior_enrolled &= ~spec.newcomer(m)
     months_before = np.minimum(3.0 - np.log(draw("months_enrolled")) * 20.0, 60.0)
     pre_start = lmp - (months_before * 30.4).astype(np.int64)
     pre_start = np.where(coverage_end >= 0, np.maximum(pre_start, coverage_end + 31), pre_start)
@@ -329,7 +331,12 @@ def episodes(person: Arrays, rng: Streams, spec: CohortSpec) -> Arrays:
     """Every episode whose twelfth week lies inside the period, with its member's columns."""
     m = person["member_id"]
     span = spec.end_day - spec.start_day
-    first_week12 = spec.start_day + (rng.uniform("first_index", m) * span).astype(np.int64)
+    first_index = rng.uniform("first_index", m)
+    first_week12 = spec.start_day + (first_index * span).astype(np.int64)
+    if spec.influx:  # newcomers' first pregnancies reach week 12 from the influx's month on
+        since = max(day_number(spec.influx.since), spec.start_day)
+        joined = since + (first_index * (spec.end_day - since)).astype(np.int64)
+        first_week12 = np.where(spec.newcomer(m), joined, first_week12)
     person = {**person, "first_lmp": first_week12 - P.WEEK12_DAYS}
     person["birth_day"] = person["first_lmp"] - (person["age_first"] * 365.25).astype(np.int64)
     state: Arrays = {

@@ -10,7 +10,7 @@ import pytest
 
 from ml.errors import DataError
 from ml.synth.generate import cohort_spec
-from ml.synth.people import CohortSpec, people
+from ml.synth.people import CohortSpec, day_number, people
 from ml.synth.pregnancy import episodes
 from ml.synth.rng import Streams
 
@@ -111,12 +111,45 @@ def test_calendar_drift_between_periods():
         ({"start": "Jan 2024"}, "--start: expected a month as YYYY-MM"),
         ({"start": "2025-06", "end": "2024-01"}, "--start 2025-06 is after --end 2024-01"),
         ({"partitions": 0}, "--partitions must be at least 1"),
+        ({"influx": "2021-06:none"}, r"^--influx 2021-06:none: SHARE is newcomers per member of the cohort, above 0"),
+        ({"influx": "2021-06:0"}, r"^--influx 2021-06:0: SHARE is newcomers per member"),
+        ({"influx": "June"}, r"^--influx: expected a month as YYYY-MM, got 'June'$"),
+        ({"influx": "2022-01"}, r"^--influx 2022-01: the month must lie between --start and the data cut-off"),
+        ({"drift": "gout:2021-06"}, r"^--coding-drift gout:2021-06: expected CONDITION:YYYY-MM\[:KEPT\]"),
     ],
 )
 def test_bad_generator_parameters(kwargs, message):
     args = {"members": 10, "seed": 1, "start": "2021-01", "end": "2021-12", "partitions": None, **kwargs}
     with pytest.raises(DataError, match=message):
-        cohort_spec(args["members"], args["seed"], args["start"], args["end"], args["partitions"])
+        cohort_spec(
+            args["members"],
+            args["seed"],
+            args["start"],
+            args["end"],
+            args["partitions"],
+            drift=args.get("drift"),
+            influx=args.get("influx"),
+        )
+
+
+def test_an_influx_adds_newcomers_never_enrolled_before_and_changes_no_one_else():
+    """`hrob data generate --influx 2025-01:0.5`: 2,000 more members whose first pregnancy
+    reaches week 12 from January 2025 and starts with no enrolment before it; the cohort's
+    own members are simulated exactly as without the influx."""
+    spec = cohort_spec(4000, 11, "2023-01", "2026-06", influx="2025-01:0.5")
+    assert spec.all_members == 6000
+    plain = simulate(np.arange(1, 4001), cohort_spec(4000, 11, "2023-01", "2026-06"))
+    drifted = simulate(np.arange(1, spec.all_members + 1), spec)
+    own = drifted["member_id"] <= 4000
+    for name, values in plain.items():
+        assert np.array_equal(values, drifted[name][own], equal_nan=values.dtype.kind == "f"), name
+    new = ~own
+    first = new & (drifted["k"] == 1)
+    assert len(np.unique(drifted["member_id"][new])) > 1900, "nearly every newcomer pregnant before the cut-off"
+    assert drifted["week12_day"][new].min() >= day_number(date(2025, 1, 1))
+    assert not drifted["prior_enrolled"][first].any() and not drifted["has_pre_span"][first].any()
+    assert (drifted["pregnancy_span_start_day"][first] > drifted["lmp_day"][first]).all(), "enrolled once pregnant"
+    assert 0.45 < drifted["prior_enrolled"][own].mean() < 0.75, "the cohort's own members as before"
 
 
 def test_the_cut_off_defaults_to_today():
