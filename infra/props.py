@@ -86,6 +86,13 @@ def _job_props(env: str, job: Job, settings: JobSettings | None) -> JobProps:
             raise ConfigError(f"{where}: entry point {task.entry_point} does not exist")
         if isinstance(task, RunJob) and task.job not in JOBS:
             raise ConfigError(f"{where}: starts unknown job '{task.job}' (jobs: {', '.join(JOBS)})")
+        if isinstance(task, RunJob):
+            unknown = [name for name, _ in task.parameters if name not in JOBS[task.job].parameters]
+            if unknown:
+                raise ConfigError(
+                    f"{where}: job '{task.job}' has no parameter '{unknown[0]}' "
+                    f"(parameters: {', '.join(JOBS[task.job].parameters) or 'none'})"
+                )
         unknown = [d for d in task.depends_on if d not in {t.key for t in job.tasks}]
         if unknown:
             raise ConfigError(f"{where}: depends on unknown task '{unknown[0]}'")

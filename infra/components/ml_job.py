@@ -105,7 +105,10 @@ class MlJob(Construct):
                     JobTask(
                         task_key=task.key,
                         description=task.description,
-                        run_job_task=JobTaskRunJobTask(job_id=Token.as_number(other_jobs[task.job])),
+                        run_job_task=JobTaskRunJobTask(
+                            job_id=Token.as_number(other_jobs[task.job]),
+                            job_parameters=dict(task.parameters) or None,
+                        ),
                         depends_on=depends_on,
                         timeout_seconds=job_props.timeout_seconds,
                     )

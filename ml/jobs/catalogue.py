@@ -53,6 +53,7 @@ class RunJob:
     job: str  # its name in this catalogue
     depends_on: tuple[str, ...] = ()
     outcome: str | None = None  # "true" / "false": required of the condition tasks it depends on
+    parameters: tuple[tuple[str, str], ...] = ()  # (the started job's parameter, its value) pairs
 
 
 AnyTask = Task | Condition | RunJob
@@ -181,6 +182,9 @@ MONITORING = Job(
             job="training",
             depends_on=("threshold_crossed",),
             outcome="true",
+            # as of the monitored date, not the day the run happens: a backfilled or late
+            # monitoring run retrains on what was known then
+            parameters=(("as_of", "{{job.parameters.scoring_date}}"),),
         ),
     ),
 )

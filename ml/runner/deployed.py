@@ -31,6 +31,7 @@ class DeployedTask:
     outcomes: tuple[tuple[str, str], ...] = ()  # (condition task, the outcome this task needs)
     condition: tuple[str, str, str] | None = None  # (left, op, right) of a condition task
     run_job: str | None = None  # the job (its `job` tag) a run-job task starts
+    run_job_parameters: tuple[tuple[str, str], ...] = ()  # what it passes that job (references unresolved)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,10 @@ def _task(task: dict, job: str, by_reference: dict[str, str]) -> DeployedTask:
         reference = str(task["run_job_task"]["job_id"])
         if reference not in by_reference:
             raise RunnerError(f"job {job}: task {task['task_key']} starts {reference}, no job of this stack")
-        return DeployedTask(python_file="", parameters=(), run_job=by_reference[reference], **common)
+        passed = tuple(task["run_job_task"].get("job_parameters", {}).items())
+        return DeployedTask(
+            python_file="", parameters=(), run_job=by_reference[reference], run_job_parameters=passed, **common
+        )
     raise RunnerError(f"job {job}: task {task['task_key']} is of a kind the runner cannot run ({sorted(task)})")
 
 

@@ -72,7 +72,8 @@ def run_job(
 ) -> list[TaskResult]:
     """Run the job (or one task of it). `remembered` holds task values from an earlier
     run, so a single task can be rerun as a Databricks repair run would. `start_job(name)`
-    runs another job of the environment (a run-job task)."""
+    runs another job of the environment (a run-job task) with `params`, the task's job
+    parameters resolved."""
     tasks = job.ordered(only)
     context = context_for(job, overrides or {})
     context.task_values.update(remembered or {})
@@ -101,10 +102,12 @@ def run_job(
         if task.run_job is not None:
             if start_job is None:
                 raise RunnerError(f"{where}: starts job {task.run_job}, and this run cannot start jobs")
-            echo(f"[bold]▶ {job.key} / {task.key}[/bold]  run job {task.run_job}")
+            params = {name: context.resolve(value, where) for name, value in task.run_job_parameters}
+            shown = " ".join(f"{name}={value}" for name, value in params.items())
+            echo(f"[bold]▶ {job.key} / {task.key}[/bold]  run job {task.run_job} {shown}".rstrip())
             started = time.perf_counter()
             try:
-                start_job(task.run_job)
+                start_job(task.run_job, params)
             except TaskFailed as failed:
                 results.append(TaskResult(task.key, "failed", time.perf_counter() - started, 1))
                 results += [TaskResult(t.key, "skipped", 0.0) for t in tasks[len(results) :]]

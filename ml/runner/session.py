@@ -58,7 +58,7 @@ def run(
             remembered,
             echo=console.print,
             in_process=in_process,
-            start_job=lambda other: run(env, other, in_process=in_process),  # with its own defaults
+            start_job=lambda other, passed: run(env, other, params=passed, in_process=in_process),
         )
     except TaskFailed as failed:
         summary(deployed.key, failed.results)

@@ -173,7 +173,11 @@ def test_monitoring_starts_the_same_environments_training_job_when_a_threshold_i
     }
     assert condition["depends_on"] == [{"task_key": "monitor"}]
     retrain = tasks["retrain"]
-    assert retrain["run_job_task"] == {"job_id": f"${{databricks_job.{training}.id}}"}
+    # as of the monitored date: a parameter the training job declares, a reference the monitoring job resolves
+    assert retrain["run_job_task"] == {
+        "job_id": f"${{databricks_job.{training}.id}}",
+        "job_parameters": {"as_of": "{{job.parameters.scoring_date}}"},
+    }
     assert retrain["depends_on"] == [{"task_key": "threshold_crossed", "outcome": "true"}]
     for task in (condition, retrain):  # neither needs a cluster; a condition allows no retries
         assert "job_cluster_key" not in task and "library" not in task and "max_retries" not in task

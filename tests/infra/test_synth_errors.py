@@ -89,6 +89,21 @@ def test_unknown_dependency_is_refused(monkeypatch):
         props.environment_props("staging")
 
 
+def test_a_run_job_task_passing_a_parameter_the_job_lacks_is_refused(monkeypatch):
+    import infra.props as props
+    from ml.jobs.catalogue import JOBS
+
+    monitoring = JOBS["monitoring"]
+    retrain = dataclasses.replace(monitoring.tasks[2], parameters=(("asof", "{{job.parameters.scoring_date}}"),))
+    tasks = (*monitoring.tasks[:2], retrain)
+    monkeypatch.setattr(props, "JOBS", {**JOBS, "monitoring": dataclasses.replace(monitoring, tasks=tasks)})
+    with pytest.raises(
+        ConfigError,
+        match=r"^dev: job 'monitoring', task 'retrain': job 'training' has no parameter 'asof' \(parameters: as_of\)$",
+    ):
+        props.environment_props("dev")
+
+
 def test_a_runtime_the_lock_does_not_match_stops_synthesis(config_copy):
     import infra.props as props
 

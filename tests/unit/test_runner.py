@@ -99,6 +99,7 @@ def test_the_real_stacks_declare_what_the_runner_needs(synth_out):
     _, crossed, retrain = jobs["monitoring"].ordered()
     assert crossed.condition == ("{{tasks.monitor.values.retrain}}", "EQUAL_TO", "true")
     assert retrain.run_job == "training" and retrain.outcomes == (("threshold_crossed", "true"),)
+    assert retrain.run_job_parameters == (("as_of", "{{job.parameters.scoring_date}}"),)
     for job in jobs.values():
         for task in job.tasks:
             assert task.python_file == "" or task.parameters[0] == "--env=dev"
@@ -109,6 +110,7 @@ def _monitoring_stack(tmp_path):
     monitoring = {
         "name": "[dev] hrob monitoring",
         "tags": {"job": "monitoring"},
+        "parameter": [{"name": "scoring_date", "default": "2026-03-02"}],
         "task": [
             _task("monitor"),
             {
@@ -119,7 +121,10 @@ def _monitoring_stack(tmp_path):
             {
                 "task_key": "retrain",
                 "depends_on": [{"task_key": "threshold_crossed", "outcome": "true"}],
-                "run_job_task": {"job_id": "${databricks_job.job_training_job_1.id}"},
+                "run_job_task": {
+                    "job_id": "${databricks_job.job_training_job_1.id}",
+                    "job_parameters": {"as_of": "{{job.parameters.scoring_date}}"},
+                },
             },
             {
                 "task_key": "after",
@@ -152,8 +157,11 @@ def test_a_condition_task_decides_whether_the_run_job_task_starts_the_training_j
 
     monkeypatch.setattr(execute, "run_task", task_process)
     starts = []
-    results = execute.run_job(jobs["monitoring"], echo=lambda _: None, start_job=starts.append)
-    assert starts == started
+    results = execute.run_job(
+        jobs["monitoring"], echo=lambda _: None, start_job=lambda name, params: starts.append((name, params))
+    )
+    # the started job is passed its parameters, references resolved: as of the monitored date
+    assert starts == [(name, {"as_of": "2026-03-02"}) for name in started]
     statuses = {r.key: r.status for r in results}
     assert statuses["monitor"] == statuses["threshold_crossed"] == "succeeded"
     expected = "succeeded" if retrain == "true" else "excluded"
@@ -168,7 +176,7 @@ def test_a_run_job_task_that_fails_fails_its_job(tmp_path, monkeypatch):
     jobs = _monitoring_stack(tmp_path)
     monkeypatch.setattr(execute, "run_task", lambda *a, **k: (0, {"retrain": "true"}))
 
-    def failing(name):
+    def failing(name, params):
         raise TaskFailed(f"job {name}: task train failed with exit status 1", [])
 
     with pytest.raises(TaskFailed, match="job monitoring: task retrain: job training: task train failed") as failed:
