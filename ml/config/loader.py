@@ -147,7 +147,15 @@ def load_project(env: str, config_dir: str | Path | None = None) -> ProjectConfi
 def load_settings(env: str, config_dir: str | Path | None = None) -> Settings:
     folder = resolve_config_dir(config_dir)
     project, environment = _environment(env, folder)
-    return Settings(env, project, environment, load_features(folder), folder)
+    features = load_features(folder)
+    group_of = features.mappings.group_of()
+    for i, name in enumerate(project.monitoring.population_features):
+        if name not in group_of:
+            shown = display_path(folder / PROJECT_FILE)
+            raise ConfigError(
+                f"{shown}: monitoring.population_features[{i}]: '{name}' is not a feature in {MAPPINGS_FILE}"
+            )
+    return Settings(env, project, environment, features, folder)
 
 
 def load_all(config_dir: str | Path | None = None) -> dict[str, Settings]:

@@ -449,6 +449,9 @@ class MonitoringSettings(Strict):
     feature_psi: PositiveFloat = 0.25  # of any of the `top_features` most important features
     missing_share_change: Annotated[float, Field(gt=0, le=1)] = 0.15  # absolute change of a feature's missing share
     top_features: Annotated[int, Field(ge=1, le=100)] = 10
+    # Who the plan serves, monitored like the top features whatever the champion ranks: an
+    # influx of members without history moves these before it moves any model input.
+    population_features: list[str] = []
     reference_days: Annotated[int, Field(ge=7)] = 90  # feature snapshots up to the champion's newest, as reference
     min_volume_share: Annotated[float, Field(gt=0, lt=1)] = 0.5  # scored today against the previous 28 days' mean
     min_realised_auroc: Annotated[float, Field(gt=0.5, lt=1)] = 0.6  # once enough outcomes are recorded

@@ -5,7 +5,8 @@ Rows of `model_monitoring` (one partition per monitoring date, replaced on a rer
 `check` and `slice`; the threshold in configs/project.yml `monitoring` whose crossing sets
 `retrain` in brackets:
 - score_psi (all): the day's scores against the champion's test split [score_psi]
-- feature_psi (feature=<name>): a top feature against the champion's newest snapshots [feature_psi]
+- feature_psi (feature=<name>): a top feature, or one of `population_features`, against the
+  champion's newest snapshots [feature_psi]
 - missing_share_change (feature=<name>): today's missing share minus the reference's [missing_share_change]
 - volume_share (all): rows scored today / mean of the previous 28 scoring dates [below min_volume_share]
 - tier_rows (tier=<name>): rows scored in the tier
@@ -77,11 +78,11 @@ def _above(check: str, slice_: str, value: float | None, rows: int, threshold: f
     return Check(check, slice_, value, rows, threshold, value is not None and value > threshold)
 
 
-def _champion_report(name: str) -> tuple[str, dict[str, str], Path]:
+def _champion_report(name: str, folder: Path) -> tuple[str, dict[str, str], Path]:
+    """The champion's version, its training run's params and its report, downloaded into `folder`."""
     champion = registry.by_alias(name, registry.CHAMPION)
     if champion is None:
         raise DataError(f"model {name} has no champion: nothing to monitor (run the training job first)")
-    folder = Path(tempfile.mkdtemp(prefix="hrob-monitor-"))
     report = mlflow.artifacts.download_artifacts(run_id=champion.run_id, artifact_path="report", dst_path=str(folder))
     return str(champion.version), dict(mlflow.get_run(champion.run_id).data.params), Path(report)
 
@@ -169,6 +170,11 @@ def realised_checks(known: pd.DataFrame, settings: Settings) -> list[Check]:
 
 
 def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="hrob-monitor-") as folder:
+        return _run(settings, scoring_date, Path(folder))
+
+
+def _run(settings: Settings, scoring_date: date, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     config = settings.project.monitoring
     spark = get_spark("hrob-monitor")
@@ -177,7 +183,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     sources = table_store(spark, settings.environment.source_schema)
     fix = f"run the inference job (hrob run inference --env {settings.env})"
     predictions = store.require(outputs.PREDICTIONS, fix=fix)
-    version, params, report = _champion_report(settings.model_name)
+    version, params, report = _champion_report(settings.model_name, folder)
 
     day = predictions.where(F.col("scoring_date") == F.lit(scoring_date))
     day_rows = day.select("member_id", "feature_as_of", "risk_score", "risk_tier").toPandas()
@@ -206,6 +212,13 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
 
     features = store.require(outputs.FEATURES, fix=f"run the feature job (hrob run features --env {settings.env})")
     names = top_features(report, config.top_features, features.columns)
+    names += [name for name in config.population_features if name not in names]
+    absent = [name for name in names if name not in features.columns]
+    if absent:
+        raise DataError(
+            f"{store.namespace}.{outputs.FEATURES} lacks monitoring.population_features '{absent[0]}': "
+            f"rerun the feature job (hrob run features --env {settings.env})"
+        )
     newest = date.fromisoformat(params["feature_as_of"]) if params.get("feature_as_of", "none") != "none" else None
     if names and newest is not None:
         window = F.col("as_of").between(F.lit(newest - timedelta(days=config.reference_days)), F.lit(newest))

@@ -111,6 +111,10 @@ CASES = {
         _map_twice,
         ["feature_mappings.yml", "groups.duplicate_group", "also in group"],
     ),
+    "monitored population feature never computed": (
+        _set("project.yml", lambda d: d["monitoring"].update(population_features=["enrollment__horoscope"])),
+        ["project.yml", "monitoring.population_features[0]", "'enrollment__horoscope' is not a feature in"],
+    ),
     "unknown imputation strategy": (
         _set("features/imputation.yml", lambda d: d.update(default={"strategy": "guess"})),
         ["imputation.yml", "default.strategy", "'guess'"],
