@@ -15,6 +15,12 @@ from tests.isolated_python import isolated_python
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COHORT_AS_OF = date(2026, 6, 15)  # the test cohort's "today": its last months have pregnancies open
+COHORT = dict(members=2000, seed=11, start="2024-01", end="2026-06", partitions=2)
+# The drifted copy: half as many members again join from May 2026, after the newest snapshot
+# the champion trained on (so its reference is the world before them)
+INFLUX_FROM = date(2026, 5, 1)
+INFLUX = f"{INFLUX_FROM:%Y-%m}:0.5"
+MONITORED_ROWS = 200  # monitoring.min_rows in the end-to-end flows
 CONFIGS = REPO_ROOT / "configs"
 
 # Set before any test imports ml: every path is resolved from these.
@@ -118,9 +124,43 @@ def cohort_settings(spark, tmp_path_factory):
     )
     env_file.write_text(yaml.safe_dump(data, sort_keys=False))
     settings = settings_for(configs)
-    spec = cohort_spec(members=2000, seed=11, start="2024-01", end="2026-06", partitions=2)
-    generate(spark, table_store(spark, "test.sources"), spec, overwrite=True)
+    generate(spark, table_store(spark, "test.sources"), cohort_spec(**COHORT), overwrite=True)
     return settings
+
+
+def _dev_configs(target: Path, source: Path, **environment) -> Path:
+    """A copy of the configuration folder `source` whose dev environment reads and writes
+    where `environment` says, with `overrides` merged into its own."""
+    import yaml
+
+    shutil.copytree(source, target)
+    path = target / "environments" / "dev.yml"
+    data = yaml.safe_load(path.read_text())
+    overrides = environment.pop("overrides", {})
+    data.update(environment)
+    merged = data.get("overrides") or {}
+    for section, values in overrides.items():
+        merged[section] = {**merged.get(section, {}), **values}
+    data["overrides"] = merged
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+class _ConfigDir:
+    """HROB_CONFIG_DIR set for the duration of a `with` block (the runner's tasks read it)."""
+
+    def __init__(self, configs: Path):
+        self.configs, self.previous = configs, None
+
+    def __enter__(self):
+        self.previous = os.environ.get("HROB_CONFIG_DIR")
+        os.environ["HROB_CONFIG_DIR"] = str(self.configs)
+
+    def __exit__(self, *_):
+        if self.previous is None:
+            os.environ.pop("HROB_CONFIG_DIR", None)
+        else:
+            os.environ["HROB_CONFIG_DIR"] = self.previous
 
 
 @pytest.fixture(scope="session")
@@ -130,35 +170,29 @@ def demo_flow(spark, cohort_settings, tmp_path_factory):
     monitoring), their dev settings pointed at test.sources and test.dev, as of
     COHORT_AS_OF, with a one-trial search and floors a small holdout can meet.
     (the configuration folder, the demo's summary)."""
-    import yaml
-
     from ml.runner.demo import run_demo
 
-    configs = tmp_path_factory.mktemp("e2e") / "configs"
-    shutil.copytree(CONFIGS, configs)
-    path = configs / "environments" / "dev.yml"
-    data = yaml.safe_load(path.read_text())
-    data.update(catalog="test", schema="dev", source_schema=cohort_settings.environment.source_schema)
-    data["overrides"] = {
-        "cohort": {"start": "2024-01"},  # the backfill starts where the fixture cohort does
-        "training": {"max_evals": 1, "early_stopping_trials": 1},
-        "validation": {
-            "min_auroc": 0.0,
-            "min_auprc": 0.0,
-            "min_subgroup_episodes": 20,
-            "bootstrap": {"replicates": 200, "confidence": 0.95, "seed": 1},
+    configs = _dev_configs(
+        tmp_path_factory.mktemp("e2e") / "configs",
+        CONFIGS,
+        catalog="test",
+        schema="dev",
+        source_schema=cohort_settings.environment.source_schema,
+        overrides={
+            "cohort": {"start": COHORT["start"]},  # the backfill starts where the fixture cohort does
+            "training": {"max_evals": 1, "early_stopping_trials": 1},
+            "validation": {
+                "min_auroc": 0.0,
+                "min_auprc": 0.0,
+                "min_subgroup_episodes": 20,
+                "bootstrap": {"replicates": 200, "confidence": 0.95, "seed": 1},
+            },
+            # a few hundred rows a day on 2,000 members: judged all the same (PSI noise ~9/n)
+            "monitoring": {"min_rows": MONITORED_ROWS},
         },
-    }
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    previous = os.environ.get("HROB_CONFIG_DIR")
-    os.environ["HROB_CONFIG_DIR"] = str(configs)
-    try:
+    )
+    with _ConfigDir(configs):
         summary = run_demo(today=COHORT_AS_OF)
-    finally:
-        if previous is None:
-            os.environ.pop("HROB_CONFIG_DIR", None)
-        else:
-            os.environ["HROB_CONFIG_DIR"] = previous
     return configs, summary
 
 
@@ -202,15 +236,73 @@ def with_training(settings, **changes):
 
 
 @pytest.fixture(scope="session")
-def trained(cohort_settings, features_written):
-    """One training run (three trials) on the test cohort: (settings, the task's result)."""
-    from ml.registry.client import CHALLENGER, by_alias
-    from ml.runtime.tracking import configure_mlflow
-    from ml.training.job import run
+def drift_flow(spark, demo_flow, features_written, tmp_path_factory):
+    """The demo's day again after an influx of new members (INFLUX): the cohort regenerated
+    with the newcomers into test.sources_influx (every other row as before), the demo's
+    feature table and champion copied to test.drift, then the dev stack's feature (every
+    day since the influx), inference and monitoring jobs through the runner. The monitor sees the
+    drift and its run-job task starts the training job (three trials).
+    {configs, statuses: {job: {task: status}}, champion: the copied version, features_before:
+    the cohort's own members' snapshots by as-of date before the day's feature run}."""
+    from pyspark.sql import functions as F
 
-    settings = with_training(cohort_settings, max_evals=3, early_stopping_trials=3)
-    result = run(settings, job_run_id="4242", as_of=COHORT_AS_OF)
+    from ml.data import outputs
+    from ml.data.store import table_store
+    from ml.registry import client as registry
+    from ml.runner.session import run
+    from ml.runtime.tracking import configure_mlflow
+    from ml.synth.generate import cohort_spec, generate
+
+    demo_configs, _ = demo_flow
+    # one partition where the test cohort has two: the cohort's own rows must not change either way
+    spec = cohort_spec(**{**COHORT, "partitions": 1}, influx=INFLUX)
+    generate(spark, table_store(spark, "test.sources_influx"), spec, overwrite=True)
+    configs = _dev_configs(
+        tmp_path_factory.mktemp("drift") / "configs",
+        demo_configs,
+        schema="drift",
+        source_schema="test.sources_influx",
+        overrides={"training": {"max_evals": 3, "early_stopping_trials": 3}},
+    )
+    with _ConfigDir(configs):
+        settings = settings_for(configs, "dev")
+        demo = table_store(spark, "test.dev")
+        shutil.copytree(
+            demo.location(outputs.FEATURES), table_store(spark, settings.namespace).location(outputs.FEATURES)
+        )
+        configure_mlflow()
+        copied = registry.client().copy_model_version(
+            f"models:/test.dev.{settings.project.model.name}/1", settings.model_name
+        )
+        registry.client().set_registered_model_alias(settings.model_name, registry.CHAMPION, copied.version)
+        cohort_members = F.col("member_id") <= COHORT["members"]
+        features = table_store(spark, settings.namespace).read(outputs.FEATURES)
+        before = fingerprint(features.where(cohort_members), by="as_of")
+        day = COHORT_AS_OF.isoformat()
+        statuses = {}
+        for job, params in (
+            ("features", {"as_of": day, "backfill_from": INFLUX_FROM.isoformat()}),  # as daily runs would have
+            ("inference", {"scoring_date": day}),
+            ("monitoring", {"scoring_date": day}),
+        ):
+            statuses[job] = {r.key: r.status for r in run("dev", job, params=params, in_process=True)}
+    return {"configs": configs, "statuses": statuses, "champion": str(copied.version), "features_before": before}
+
+
+@pytest.fixture(scope="session")
+def trained(drift_flow):
+    """The training run the drift flow's monitor started (three trials, through the runner):
+    (its settings, {model_version, training_run_id, job_run_id})."""
+    from ml.registry import client as registry
+    from ml.runtime.tracking import configure_mlflow
+
+    settings = settings_for(drift_flow["configs"], "dev")
     configure_mlflow()
-    # Promotion tests later clear the alias: record where it pointed right after training.
-    result["challenger_after_training"] = str(by_alias(settings.model_name, CHALLENGER).version)
+    version = registry.version(settings.model_name, int(drift_flow["champion"]) + 1)
+    assert version is not None, "the monitoring job did not start the training job"
+    result = {
+        "model_version": str(version.version),
+        "training_run_id": version.run_id,
+        "job_run_id": version.tags["job_run_id"],
+    }
     return settings, result

@@ -11,6 +11,7 @@ import typer
 
 from ml.cli.common import JsonOption
 from ml.errors import HrobError
+from ml.jobs.catalogue import JOB_NAMES
 
 
 def parse_params(values: list[str]) -> dict[str, str]:
@@ -36,7 +37,7 @@ def as_record(env: str, job: str, results, status: str) -> dict:
 
 
 def run(
-    job: Annotated[str, typer.Argument(help="Job: features, training or inference.")],
+    job: Annotated[str, typer.Argument(help=f"Job: {', '.join(JOB_NAMES)}.")],
     env: Annotated[
         str, typer.Option("--env", "-e", envvar="HROB_ENV", help="Stack to run: dev, staging or prod.")
     ] = "dev",

@@ -234,13 +234,6 @@ def test_no_generator_only_table_is_a_feature_source():
         assert "ORACLE" not in text and "IN_TRANSIT" not in text, path.name
 
 
-def test_rerun_for_the_same_as_of_replaces_its_rows(spark, cohort_settings, features_written):
-    store, _ = features_written
-    before = fingerprint(store.read(outputs.FEATURES), by="as_of")
-    run_features(cohort_settings, AS_OF)  # the daily run again: the last week's landmarks
-    assert fingerprint(store.read(outputs.FEATURES), by="as_of") == before
-
-
 def test_failed_run_leaves_the_feature_table_intact(spark, cohort_settings, features_written, monkeypatch):
     """The job's write fails part-way (a value that raises only when written): every
     partition, the as-of date's included, stays readable and unchanged."""
@@ -454,44 +447,44 @@ def test_contract_violations_stop_with_one_line(spark, cohort_settings, table, c
         check_sources(frames, "test.broken_sources", AS_OF, cohort_settings.project.sources)
 
 
-@pytest.mark.parametrize(
-    ("table", "change", "reason"),
-    [
-        (
-            "members",
-            lambda df: df.withColumn(
-                "birth_date",
-                F.when(F.col("member_id") % 100 == 1, F.lit(date(2030, 1, 1))).otherwise(F.col("birth_date")),
-            ),
-            "birth date after the as-of date (negative age)",
+def test_impossible_values_are_rejected_and_the_job_goes_on(spark, cohort_settings):
+    """Three impossible values planted in disjoint rows at once (one pass of the checks): each
+    row is rejected with its reason, a rejected member's episodes follow her, every other
+    row is kept."""
+    negative_age = F.col("member_id") % 100 == 1
+    frames = _broken(
+        spark,
+        cohort_settings,
+        "members",
+        lambda df: df.withColumn(
+            "birth_date", F.when(negative_age, F.lit(date(2030, 1, 1))).otherwise(F.col("birth_date"))
         ),
-        (
-            "episodes",
-            lambda df: df.withColumn(
-                "identified_date",
-                F.when(F.col("episode_id") % 50 == 1, F.date_sub("lmp_date", 3)).otherwise(F.col("identified_date")),
-            ),
-            "identified before the last menstrual period",
-        ),
-        (
-            "episodes",
-            lambda df: df.withColumn(
-                "gestational_age_weeks",
-                F.when(F.col("episode_id") % 40 == 1, F.lit(60)).otherwise(F.col("gestational_age_weeks")),
-            ),
-            "gestational age outside 16 to 45 weeks",
-        ),
-    ],
-)
-def test_impossible_values_are_rejected_and_the_job_goes_on(spark, cohort_settings, table, change, reason):
-    frames = _broken(spark, cohort_settings, table, change)
+    )
+    before_lmp = (F.col("episode_id") % 50 == 1) & ~negative_age
+    too_long = (F.col("episode_id") % 40 == 1) & ~before_lmp & ~negative_age
+    episodes = frames["episodes"]
+    frames["episodes"] = episodes.withColumns(
+        {
+            "identified_date": F.when(before_lmp, F.date_sub("lmp_date", 3)).otherwise(F.col("identified_date")),
+            "gestational_age_weeks": F.when(too_long, F.lit(60)).otherwise(F.col("gestational_age_weeks")),
+        }
+    )
     checked = check_sources(frames, "test.broken_sources", AS_OF, cohort_settings.project.sources)
-    rejected = checked.rejected[f"{table}__rejected"]
-    assert list(checked.rejected_counts[table]) == [reason]
-    assert rejected.count() == checked.rejected_counts[table][reason] > 0
-    assert {r.rejected_reason for r in rejected.select("rejected_reason").distinct().collect()} == {reason}
-    kept = checked.tables[table].count()
-    assert kept + checked.rejected_counts[table][reason] == frames[table].count()
+    planted = {
+        "members": {"birth date after the as-of date (negative age)": frames["members"].where(negative_age).count()},
+        "episodes": {
+            "identified before the last menstrual period": episodes.where(before_lmp).count(),
+            "gestational age outside 16 to 45 weeks": episodes.where(too_long).count(),
+            "member rejected (see members__rejected)": episodes.where(negative_age).count(),
+        },
+    }
+    for table, reasons in planted.items():
+        assert all(n > 0 for n in reasons.values()), reasons
+        assert dict(checked.rejected_counts[table]) == reasons, table
+        rejected = checked.rejected[f"{table}__rejected"]
+        by_reason = {r.rejected_reason: r["count"] for r in rejected.groupBy("rejected_reason").count().collect()}
+        assert by_reason == reasons, table
+        assert checked.tables[table].count() + sum(reasons.values()) == frames[table].count(), "nothing lost"
 
 
 def test_every_row_rule_rejects_exactly_its_rows_and_nothing_is_lost(spark, cohort_settings):

@@ -20,7 +20,7 @@ from ml.registry import client as registry
 from ml.registry import promotion, validation
 from ml.registry.rollback import rollback
 from ml.runtime.tracking import configure_mlflow
-from tests.conftest import COHORT_AS_OF, fingerprint
+from tests.conftest import COHORT_AS_OF, fingerprint, with_training
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 
@@ -30,23 +30,32 @@ def with_validation(settings, **changes):
     return dataclasses.replace(settings, project=settings.project.model_copy(update={"validation": config}))
 
 
-def another_version(settings, training_run_id: str) -> str:
+TRAINING_TAGS = ("git_commit", "job_run_id", "as_of", registry.SPLIT_SEED_TAG, "feature_as_of", "test_auroc")
+
+
+def another_version(settings, training_run_id: str, tags: dict | None = None) -> str:
     """A new challenger: the same logged model registered again (same scores as the champion)."""
     return registry.register(
         f"runs:/{training_run_id}/model",
         settings.model_name,
         training_run_id,
-        {},
+        tags or {},
         description="re-registered for a test",
     )
 
 
 @pytest.fixture(scope="module")
-def champion(trained):
-    """A poor first champion (let in with the floors off), then the trained model as a
-    truly better challenger that replaces it: (settings, champion version, its training
-    run, the previous champion's version)."""
-    settings, result = trained
+def champion(cohort_settings, trained):
+    """A poor first champion (let in with the floors off), then the trained model (the
+    drift flow's training run, registered under the test cohort's model) as a truly better
+    challenger that replaces it: (settings, champion version, its training run, the previous
+    champion's version)."""
+    trained_settings, result = trained
+    settings = with_training(cohort_settings, max_evals=3, early_stopping_trials=3)
+    configure_mlflow()
+    tags = registry.version(trained_settings.model_name, result["model_version"]).tags
+    kept = {name: tags[name] for name in TRAINING_TAGS}  # what training tagged, not its earlier decision
+    result = {**result, "model_version": another_version(settings, result["training_run_id"], kept)}
     # Floors a three-trial model on 2,000 members clears, and a narrower interval: this
     # holdout has about 190 episodes (the statistics are tests/unit/test_promotion_rules.py's).
     settings = with_validation(
@@ -467,7 +476,10 @@ def test_monitoring_writes_one_partition_per_date_and_asks_for_retraining_past_a
     assert len(written) == first["checks"] and set(written["monitoring_date"]) == {COHORT_AS_OF}
     assert {"score_psi", "feature_psi", "missing_share_change", "tier_rows"} <= set(written["check"])
     features = written[written["check"] == "feature_psi"]
-    assert len(features) == settings.project.monitoring.top_features and features["value"].notna().all()
+    population = settings.project.monitoring.population_features
+    top = settings.project.monitoring.top_features
+    assert top <= len(features) <= top + len(population), "the top features, then the population's not among them"
+    assert features["value"].notna().all() and {f"feature={name}" for name in population} <= set(features["slice"])
     score_psi = written.loc[written["check"] == "score_psi", "value"].item()
     assert 0 <= score_psi < settings.project.monitoring.score_psi, "the cohort it was trained on has not drifted"
     assert first["retrain"] == "false" and not written["crossed"].any()
