@@ -84,9 +84,9 @@ def _job_props(env: str, job: Job, settings: JobSettings | None) -> JobProps:
         where = f"{env}: job '{job.name}', task '{task.key}'"
         if isinstance(task, Task) and not (REPO_ROOT / task.entry_point).is_file():
             raise ConfigError(f"{where}: entry point {task.entry_point} does not exist")
-        if isinstance(task, RunJob) and task.job not in JOBS:
-            raise ConfigError(f"{where}: starts unknown job '{task.job}' (jobs: {', '.join(JOBS)})")
         if isinstance(task, RunJob):
+            if task.job not in JOBS:
+                raise ConfigError(f"{where}: starts unknown job '{task.job}' (jobs: {', '.join(JOBS)})")
             unknown = [name for name, _ in task.parameters if name not in JOBS[task.job].parameters]
             if unknown:
                 raise ConfigError(

@@ -110,38 +110,38 @@ def settings_for(configs: Path, env: str = "local"):
 def cohort_settings(spark, tmp_path_factory):
     """A small synthetic cohort shared by the feature, training and inference tests:
     sources in test.sources, outputs in test.hrob (configs copied and pointed there)."""
-    import yaml
-
     from ml.data.store import table_store
     from ml.synth.generate import cohort_spec, generate
 
-    configs = tmp_path_factory.mktemp("cohort") / "configs"
-    shutil.copytree(CONFIGS, configs)
-    env_file = configs / "environments" / "local.yml"
-    data = yaml.safe_load(env_file.read_text())
-    data.update(
-        catalog="test", schema="hrob", source_schema="test.sources", experiment_path="/Shared/hrob/test/hrob_risk"
+    configs = _env_configs(
+        tmp_path_factory.mktemp("cohort") / "configs",
+        CONFIGS,
+        "local",
+        catalog="test",
+        schema="hrob",
+        source_schema="test.sources",
+        experiment_path="/Shared/hrob/test/hrob_risk",
     )
-    env_file.write_text(yaml.safe_dump(data, sort_keys=False))
     settings = settings_for(configs)
     generate(spark, table_store(spark, "test.sources"), cohort_spec(**COHORT), overwrite=True)
     return settings
 
 
-def _dev_configs(target: Path, source: Path, **environment) -> Path:
-    """A copy of the configuration folder `source` whose dev environment reads and writes
-    where `environment` says, with `overrides` merged into its own."""
+def _env_configs(target: Path, source: Path, env: str, **environment) -> Path:
+    """A copy of the configuration folder `source` whose `env` environment reads and writes
+    where `environment` says, with its `overrides`, if given, merged into the file's own."""
     import yaml
 
     shutil.copytree(source, target)
-    path = target / "environments" / "dev.yml"
+    path = target / "environments" / f"{env}.yml"
     data = yaml.safe_load(path.read_text())
-    overrides = environment.pop("overrides", {})
+    overrides = environment.pop("overrides", None)
     data.update(environment)
-    merged = data.get("overrides") or {}
-    for section, values in overrides.items():
-        merged[section] = {**merged.get(section, {}), **values}
-    data["overrides"] = merged
+    if overrides:
+        merged = data.get("overrides") or {}
+        for section, values in overrides.items():
+            merged[section] = {**merged.get(section, {}), **values}
+        data["overrides"] = merged
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return target
 
@@ -172,9 +172,10 @@ def demo_flow(spark, cohort_settings, tmp_path_factory):
     (the configuration folder, the demo's summary)."""
     from ml.runner.demo import run_demo
 
-    configs = _dev_configs(
+    configs = _env_configs(
         tmp_path_factory.mktemp("e2e") / "configs",
         CONFIGS,
+        "dev",
         catalog="test",
         schema="dev",
         source_schema=cohort_settings.environment.source_schema,
@@ -257,9 +258,10 @@ def drift_flow(spark, demo_flow, features_written, tmp_path_factory):
     # one partition where the test cohort has two: the cohort's own rows must not change either way
     spec = cohort_spec(**{**COHORT, "partitions": 1}, influx=INFLUX)
     generate(spark, table_store(spark, "test.sources_influx"), spec, overwrite=True)
-    configs = _dev_configs(
+    configs = _env_configs(
         tmp_path_factory.mktemp("drift") / "configs",
         demo_configs,
+        "dev",
         schema="drift",
         source_schema="test.sources_influx",
         overrides={"training": {"max_evals": 3, "early_stopping_trials": 3}},

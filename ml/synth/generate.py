@@ -332,15 +332,21 @@ def coding_drift(value: str) -> CodingDrift:
             f"{', '.join(sorted(V.CONDITIONS))}"
         )
     year, month = parse_month(parts[1], "coding-drift")
-    kept = 0.5
-    if len(parts) == 3:
-        try:
-            kept = float(parts[2])
-        except ValueError:
-            kept = -1.0
-        if not 0 <= kept < 1:
-            raise DataError(f"--coding-drift {value}: KEPT is the share still coded, from 0 to below 1")
+    kept = _optional_number(parts, 2, default=0.5)
+    if not 0 <= kept < 1:
+        raise DataError(f"--coding-drift {value}: KEPT is the share still coded, from 0 to below 1")
     return CodingDrift(parts[0], date(year, month, 1), kept)
+
+
+def _optional_number(parts: list[str], index: int, default: float) -> float:
+    """parts[index] as a number, `default` when absent, NaN when not a number (NaN fails
+    every range check, so the caller's message covers it)."""
+    if len(parts) <= index:
+        return default
+    try:
+        return float(parts[index])
+    except ValueError:
+        return math.nan
 
 
 def influx_of(value: str) -> Influx:
@@ -349,14 +355,9 @@ def influx_of(value: str) -> Influx:
     if len(parts) not in (1, 2):
         raise DataError(f"--influx {value}: expected YYYY-MM[:SHARE]")
     year, month = parse_month(parts[0], "influx")
-    share = 0.5
-    if len(parts) == 2:
-        try:
-            share = float(parts[1])
-        except ValueError:
-            share = 0.0
-        if not 0 < share <= 10:
-            raise DataError(f"--influx {value}: SHARE is newcomers per member of the cohort, above 0 and at most 10")
+    share = _optional_number(parts, 1, default=0.5)
+    if not 0 < share <= 10:
+        raise DataError(f"--influx {value}: SHARE is newcomers per member of the cohort, above 0 and at most 10")
     return Influx(date(year, month, 1), share)
 
 
