@@ -20,7 +20,9 @@ COHORT = dict(members=2000, seed=11, start="2024-01", end="2026-06", partitions=
 # the champion trained on (so its reference is the world before them)
 INFLUX_FROM = date(2026, 5, 1)
 INFLUX = f"{INFLUX_FROM:%Y-%m}:0.5"
-MONITORED_ROWS = 200  # monitoring.min_rows in the end-to-end flows
+# Two and a half years of cohort: labelled 90 days after the outcome window closes, six months held out
+SMALL_COHORT = {"training": {"censoring_margin_days": 90}, "validation": {"holdout_months": 6}}
+MONITORED_ROWS = 40  # monitoring.min_rows in the end-to-end flows: a week of landmarks on 2,000 members
 CONFIGS = REPO_ROOT / "configs"
 
 # Set before any test imports ml: every path is resolved from these.
@@ -121,6 +123,7 @@ def cohort_settings(spark, tmp_path_factory):
         schema="hrob",
         source_schema="test.sources",
         experiment_path="/Shared/hrob/test/hrob_risk",
+        overrides=SMALL_COHORT,
     )
     settings = settings_for(configs)
     generate(spark, table_store(spark, "test.sources"), cohort_spec(**COHORT), overwrite=True)
@@ -181,12 +184,13 @@ def demo_flow(spark, cohort_settings, tmp_path_factory):
         source_schema=cohort_settings.environment.source_schema,
         overrides={
             "cohort": {"start": COHORT["start"]},  # the backfill starts where the fixture cohort does
-            "training": {"max_evals": 1, "early_stopping_trials": 1},
+            "training": {"max_evals": 1, "early_stopping_trials": 1, **SMALL_COHORT["training"]},
             "validation": {
                 "min_auroc": 0.0,
                 "min_auprc": 0.0,
                 "min_subgroup_episodes": 20,
                 "bootstrap": {"replicates": 200, "confidence": 0.95, "seed": 1},
+                **SMALL_COHORT["validation"],
             },
             # a few hundred rows a day on 2,000 members: judged all the same (PSI noise ~9/n)
             "monitoring": {"min_rows": MONITORED_ROWS},

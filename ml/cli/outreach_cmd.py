@@ -23,7 +23,7 @@ def export(
     as_json: JsonOption = False,
     config_dir: ConfigDirOption = None,
 ) -> None:
-    """Write one scoring date's outreach list as CSV: ranked members first, then those already diagnosed."""
+    """Write one scoring date's outreach list as CSV: ranked members first, then those already known (detections)."""
     from ml.config.loader import load_settings
     from ml.inference.export import default_path, export_outreach
     from ml.jobs.entry import parse_date
@@ -36,8 +36,8 @@ def export(
         print(json.dumps(result, indent=1))
         return
     console.print(
-        f"wrote {result['rows']:,} rows ({result['ranked']:,} ranked, {result['already_diagnosed']:,} already "
-        f"diagnosed) to {result['path']}",
+        f"wrote {result['rows']:,} rows ({result['ranked']:,} ranked, {result['already_known']:,} already "
+        f"known) to {result['path']}",
         markup=False,
         soft_wrap=True,
     )

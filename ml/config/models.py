@@ -330,6 +330,9 @@ class TrainingSettings(Strict):
     early_stopping_trials: PositiveInt = 6  # stop after this many trials without improvement
     primary_metric: Literal["auroc", "auprc"] = "auroc"
     search_space: dict[str, SearchParameter]
+    # An episode is labelled only when its expected delivery + the 42-day outcome window +
+    # this margin lies before the run date: by then (almost) every outcome's claims are in
+    censoring_margin_days: Annotated[int, Field(ge=0, le=730)] = 180
 
     @field_validator("search_space")
     @classmethod
@@ -342,7 +345,7 @@ class TrainingSettings(Strict):
         return value
 
 
-Subgroup = Literal["race_ethnicity", "age_band", "rurality"]
+Subgroup = Literal["race_ethnicity", "age_band", "rurality", "primary_language"]
 
 
 class BootstrapSettings(Strict):
@@ -365,7 +368,9 @@ class CalibrationBounds(Strict):
 
 class ValidationSettings(Strict):
     mode: Literal["disabled", "dry_run", "enabled"] = "enabled"
-    holdout_months: PositiveInt = 24
+    # The newest N months of censoring-safe expected deliveries: the holdout (test members)
+    # and the recalibration rows (validation members); training uses only earlier months
+    holdout_months: Annotated[int, Field(ge=1, le=60)] = 12
     bootstrap: BootstrapSettings = BootstrapSettings()
     min_auroc: Probability
     min_auprc: Probability
@@ -401,13 +406,21 @@ class ValidationSettings(Strict):
 
 
 class Tier(Strict):
+    """A risk tier: the top `top_share` of the champion's reference scores (its holdout, the
+    newest censoring-safe months), cumulative from the top; the last tier holds the rest.
+    Sized to what care management can take on, not to a fixed score: a tier of the top 10%
+    flags about one pregnancy in ten of a population like the one the model was judged on."""
+
     name: Identifier
-    min_score: Probability
+    top_share: Annotated[float, Field(gt=0.0, lt=1.0)] | None = None
 
 
 class OutreachSettings(Strict):
-    tiers: list[Identifier]
-    max_members: PositiveInt | None = None  # per scoring date, highest scores first
+    tiers: list[Identifier]  # the top tiers whose members are listed: their share is the capacity
+    max_members: PositiveInt | None = None  # per scoring date, a hard cap after the ranking
+    # Pregnancies still before this gestational week rank first: low-dose aspirin for
+    # preeclampsia prevention is started between weeks 12 and 16 (USPSTF; ACOG).
+    act_before_week: Annotated[int, Field(ge=4, le=40)] | None = 16
 
 
 class InferenceSettings(Strict):
@@ -419,25 +432,40 @@ class InferenceSettings(Strict):
     # The scoring job refuses when the newest feature snapshot is older than this: yesterday's
     # features would score today's landmarks with what the plan knew a day earlier.
     max_feature_age_days: Annotated[int, Field(ge=0, le=30)] = 0
+    # A pregnancy is scored at a landmark only within this many days of reaching it: a list
+    # of landmarks passed weeks ago is a backlog, not a worklist
+    max_landmark_age_days: Annotated[int, Field(ge=0, le=60)] = 7
+    # Never scored later than its expected delivery + this many days: past it, the birth has
+    # most likely happened and its claim not yet arrived
+    past_due_margin_days: Annotated[int, Field(ge=0, le=28)] = 0
 
     @property
-    def outreach_cutoff(self) -> float:
-        """The lowest score that reaches an outreach tier."""
-        return min(t.min_score for t in self.tiers if t.name in self.outreach.tiers)
+    def capacity_share(self) -> float:
+        """The share of scored pregnancies the outreach tiers hold: care management's capacity."""
+        return max(t.top_share for t in self.tiers if t.name in self.outreach.tiers)
 
     @model_validator(mode="after")
     def _tiers(self) -> InferenceSettings:
-        if not self.tiers:
-            raise ValueError("at least one tier is required")
-        cutoffs = [t.min_score for t in self.tiers]
-        if cutoffs != sorted(cutoffs, reverse=True) or len(set(cutoffs)) != len(cutoffs):
-            raise ValueError(f"tiers must be listed from the highest min_score down, got {cutoffs}")
-        if cutoffs[-1] != 0:
-            raise ValueError("the last tier must have min_score 0 so every member gets a tier")
+        if len(self.tiers) < 2:
+            raise ValueError("at least two tiers are required (the last holds everyone else)")
+        shares = [t.top_share for t in self.tiers[:-1]]
+        if any(share is None for share in shares):
+            raise ValueError("every tier but the last needs top_share")
+        if self.tiers[-1].top_share is not None:
+            raise ValueError("the last tier holds everyone else: remove its top_share")
+        if shares != sorted(set(shares)):
+            raise ValueError(f"tiers must be listed from the top with increasing top_share, got {shares}")
         names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"tier names must be distinct, got {names}")
         unknown = [name for name in self.outreach.tiers if name not in names]
         if unknown:
             raise ValueError(f"outreach tier '{unknown[0]}' is not one of the tiers {names}")
+        if not self.outreach.tiers:
+            raise ValueError("outreach.tiers: name at least one tier")
+        listed = sorted(names.index(name) for name in self.outreach.tiers)
+        if listed != list(range(len(listed))) or names[-1] in self.outreach.tiers:
+            raise ValueError(f"outreach.tiers must be the top tiers, from {names[0]} down, not the last")
         return self
 
 
@@ -459,7 +487,7 @@ class MonitoringSettings(Strict):
     bins: Annotated[int, Field(ge=4, le=50)] = 10
     # PSI of n rows in b bins carries noise of about (b - 1) / n: below this many scored rows
     # drift is reported, not judged
-    min_rows: Annotated[int, Field(ge=50)] = 500
+    min_rows: Annotated[int, Field(ge=20)] = 500
 
 
 class ProjectConfig(Strict):

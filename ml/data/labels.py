@@ -5,6 +5,7 @@ same features by naming them in configs/project.yml (model.label).
 """
 
 COMPOSITE_LABEL = "high_risk"
+POSTPARTUM_WINDOW_DAYS = 42  # outcomes count from the index date to 42 days after the delivery
 
 # Components of the composite label, from the index date to 42 days postpartum.
 COMPOSITE_COMPONENTS = (
@@ -16,10 +17,15 @@ COMPOSITE_COMPONENTS = (
     "nicu_admission",
 )
 
-# Recorded but not part of the composite.
-OTHER_OUTCOMES = ("preeclampsia", "gestational_diabetes")
+# The hypertensive component's parts, each with an onset of its own: what counts as new at
+# a landmark is decided part by part (ml/features/landmarks.py). Preeclampsia superimposed on
+# chronic hypertension is new even where the chronic hypertension was known.
+HYPERTENSIVE_PARTS = ("chronic_hypertension", "gestational_hypertension", "preeclampsia", "superimposed_preeclampsia")
 
-LABELS = (COMPOSITE_LABEL, *COMPOSITE_COMPONENTS, *OTHER_OUTCOMES)
+# Recorded but not part of the composite.
+OTHER_OUTCOMES = ("gestational_diabetes",)
+
+LABELS = (COMPOSITE_LABEL, *COMPOSITE_COMPONENTS, *HYPERTENSIVE_PARTS, *OTHER_OUTCOMES)
 
 # Every outcome column in report order: prior-outcome features and the profile use it.
 OUTCOME_COLUMNS = (
@@ -27,7 +33,10 @@ OUTCOME_COLUMNS = (
     "low_birthweight",
     "severe_maternal_morbidity",
     "hypertensive_disorder",
+    "chronic_hypertension",
+    "gestational_hypertension",
     "preeclampsia",
+    "superimposed_preeclampsia",
     "gestational_diabetes",
     "stillbirth",
     "nicu_admission",

@@ -93,19 +93,26 @@ EPISODES = Table(
     (
         EPISODE_ID,
         MEMBER_ID,
-        Column("lmp_date", "date", "Last menstrual period (gestational day 0), as estimated from claims."),
+        Column(
+            "lmp_date",
+            "date",
+            "Last menstrual period (gestational day 0) as the episode algorithm estimates it from the weeks of "
+            "gestation (Z3A) coded on the identifying claim (ml/data/gestation.py): days, sometimes a week or "
+            "two, from the true one.",
+        ),
         Column(
             "identified_date",
             "date",
             "When the plan received the episode's first pregnancy-related claim (mostly the first prenatal "
             "visit): from the next day on it knows of the pregnancy. Episodes not yet identified are absent.",
         ),
-        Column("expected_delivery_date", "date", "LMP + 280 days."),
+        Column("expected_delivery_date", "date", "Estimated LMP + 280 days."),
         Column(
             "delivery_date",
             "date",
             "Date of delivery (live or stillbirth).",
-            "the delivery's claim not received by the data cut-off (open episode, as far as the plan knows)",
+            "the delivery's claim not received by the data cut-off (open episode, as far as the plan knows), "
+            "or the pregnancy ended in a loss",
         ),
         Column(
             "delivery_recorded_date",
@@ -119,6 +126,20 @@ EPISODES = Table(
             "int",
             "Number of fetuses delivered (1 or 2). Known at delivery: not a feature.",
             "as delivery_date",
+        ),
+        Column(
+            "loss_type",
+            "string",
+            "How a pregnancy that ended without a delivery ended: spontaneous_loss (O03), induced_loss (Z33.2, "
+            "O04) or ectopic (O00).",
+            "delivered, open, or the loss's claim not received by the data cut-off",
+        ),
+        Column("loss_date", "date", "Date the pregnancy ended in a loss.", "as loss_type"),
+        Column(
+            "loss_recorded_date",
+            "date",
+            "When the plan received the loss's claim: from then on the pregnancy is closed.",
+            "as loss_type",
         ),
     ),
 )
@@ -145,9 +166,25 @@ OUTCOMES = Table(
         Column(
             "hypertensive_disorder",
             "boolean",
-            "Chronic or gestational hypertension, preeclampsia or eclampsia. " + OUTCOME_FLAG,
+            "Chronic or gestational hypertension, preeclampsia or eclampsia: any of the four columns "
+            "after it. " + OUTCOME_FLAG,
         ),
-        Column("preeclampsia", "boolean", "Preeclampsia or eclampsia. " + OUTCOME_FLAG),
+        Column(
+            "chronic_hypertension", "boolean", "Hypertension predating the pregnancy or before week 20. " + OUTCOME_FLAG
+        ),
+        Column(
+            "gestational_hypertension",
+            "boolean",
+            "New hypertension after week 20 without proteinuria, in a member without chronic hypertension. "
+            + OUTCOME_FLAG,
+        ),
+        Column("preeclampsia", "boolean", "Preeclampsia or eclampsia, superimposed or not. " + OUTCOME_FLAG),
+        Column(
+            "superimposed_preeclampsia",
+            "boolean",
+            "Preeclampsia in a member with chronic hypertension: a new onset even where the hypertension was "
+            "known. " + OUTCOME_FLAG,
+        ),
         Column("gestational_diabetes", "boolean", "Diabetes first arising in pregnancy. " + OUTCOME_FLAG),
         Column("stillbirth", "boolean", "Fetal death at 20 weeks or later. " + OUTCOME_FLAG),
         Column("nicu_admission", "boolean", "Infant admitted to a neonatal intensive care unit. " + OUTCOME_FLAG),
@@ -290,6 +327,14 @@ ORACLE = Table(
         Column("prior_enrollment", "boolean", TRUTH + " Enrolled at some point before the LMP."),
         Column("preeclampsia", "boolean", "Generator truth: preeclampsia happened (before miscoding)."),
         Column("gestational_diabetes", "boolean", "Generator truth: gestational diabetes happened."),
+        Column("true_lmp_date", "date", "Generator truth: the LMP the episodes table's estimate stands for."),
+        Column(
+            "pregnancy_end_date",
+            "date",
+            "Generator truth: the day the pregnancy ended (delivery or loss), whether or not the plan knew by "
+            "the cut-off, or the day it will end.",
+        ),
+        Column("pregnancy_end", "string", "Generator truth: delivery, spontaneous_loss, induced_loss or ectopic."),
     ),
 )
 

@@ -67,14 +67,13 @@ SDOH_ZCODES: dict[str, tuple[str, ...]] = {
 
 SDOH_DOMAINS = tuple(SDOH_ZCODES)
 
-# Any hypertensive disorder: chronic (outside or in pregnancy), gestational, preeclampsia.
-# Received before a landmark, such a code makes the composite's hypertensive component
-# already known there (ml/features/landmarks.py).
-HYPERTENSIVE_DISORDER = ("I10", "I11", "I12", "I13", "I15", "O10", "O11", "O13", "O14", "O15", "O16")
-# Pregnancy-onset diagnoses the model anticipates (hypertensive disorders O11-O16 and
-# gestational diabetes): a member already carrying one in this pregnancy is in care for it
-# and is listed apart from the ranked outreach list.
-PREGNANCY_ONSET = ("O11", "O12", "O13", "O14", "O15", "O16", "O2441")
+# Hypertension by onset (ml/features/landmarks.py decides what is already known with these):
+# chronic hypertension, outside or in pregnancy (O10: pre-existing, complicating pregnancy);
+# hypertension arising in this pregnancy: superimposed preeclampsia (O11), gestational
+# hypertension (O13), preeclampsia (O14), eclampsia (O15), unspecified (O16).
+CHRONIC_HYPERTENSION = ("I10", "I11", "I12", "I13", "I15", "O10")
+PREGNANCY_HYPERTENSION = ("O11", "O13", "O14", "O15", "O16")
+GESTATIONAL_DIABETES = ("O2441",)
 
 # ICD-10-CM chapters by the first characters of the code (inclusive ranges).
 ICD10_CHAPTERS: tuple[tuple[str, str, str], ...] = (

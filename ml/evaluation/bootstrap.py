@@ -82,16 +82,49 @@ def weighted_metric(name: str, labels: np.ndarray, scores: np.ndarray, weights: 
     raise ValueError(f"no bootstrap for metric '{name}' (known: {', '.join(METRICS)})")
 
 
-def at_cutoff(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, cutoff: float) -> dict[str, np.ndarray]:
-    """PPV and sensitivity of flagging every score >= `cutoff`, per row of `weights`."""
-    flagged = scores >= cutoff
-    positive = labels.astype(bool)
-    hits = weights[:, flagged & positive].sum(axis=1)
+def at_capacity(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray, share: float) -> dict[str, np.ndarray]:
+    """PPV and sensitivity of reaching the top `share` of the (weighted) rows by score, per
+    row of `weights`: each replicate sets its own threshold, as a day's list would."""
+    order = np.argsort(-scores, kind="stable")
+    w = weights[:, order]
+    positive = labels[order].astype(bool)
+    before = np.cumsum(w, axis=1) - w
+    flagged = before < share * w.sum(axis=1, keepdims=True)
+    hits = np.where(positive, w * flagged, 0.0).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return {
-            "ppv": hits / weights[:, flagged].sum(axis=1),
-            "sensitivity": hits / weights[:, positive].sum(axis=1),
+            "ppv": hits / (w * flagged).sum(axis=1),
+            "sensitivity": hits / np.where(positive, w, 0.0).sum(axis=1),
         }
+
+
+def weighted_calibration(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Calibration intercept (slope held at 1: calibration-in-the-large) and slope (logistic
+    recalibration of the log-odds) per row of `weights`, by Newton steps vectorised over the
+    replicates."""
+    x = np.log(np.clip(scores, 1e-6, 1 - 1e-6) / (1 - np.clip(scores, 1e-6, 1 - 1e-6)))
+    y = labels.astype(np.float64)
+    w = weights
+    a = np.zeros(len(w))
+    for _ in range(30):
+        p = 1 / (1 + np.exp(-(a[:, None] + x)))
+        step = (w * (y - p)).sum(axis=1) / np.maximum((w * p * (1 - p)).sum(axis=1), 1e-12)
+        a += step
+        if np.abs(step).max() < 1e-8:
+            break
+    c, b = np.zeros(len(w)), np.ones(len(w))
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-(c[:, None] + b[:, None] * x)))
+        v = w * np.maximum(p * (1 - p), 1e-12)
+        g0, g1 = (w * (y - p)).sum(axis=1), (w * (y - p) * x).sum(axis=1)
+        h00, h01, h11 = v.sum(axis=1), (v * x).sum(axis=1), (v * x * x).sum(axis=1)
+        det = h00 * h11 - h01 * h01
+        det = np.where(np.abs(det) < 1e-12, np.nan, det)
+        dc, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        c, b = c + np.nan_to_num(dc), b + np.nan_to_num(db)
+        if np.nanmax(np.abs(np.r_[dc, db])) < 1e-8:
+            break
+    return {"calibration_intercept": a, "calibration_slope": b}
 
 
 def interval(differences: np.ndarray, confidence: float) -> Interval:

@@ -6,15 +6,28 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ml.evaluation.metrics import at_cutoff, calibration, classification_metrics
+from ml.evaluation.metrics import at_capacity, calibration, calibration_error, classification_metrics
 
-REPORTED = ("auroc", "auprc", "prevalence", "calibration_slope", "calibration_intercept", "ece", "ppv", "sensitivity")
+REPORTED = (
+    "auroc",
+    "auprc",
+    "prevalence",
+    "calibration_slope",
+    "calibration_intercept",
+    "ece",
+    "ici",
+    "e90",
+    "ppv",
+    "sensitivity",
+    "flagged",
+)
 
 
-def landmark_metrics(scored: pd.DataFrame, cutoff: float, order: list[str]) -> dict[str, dict[str, float]]:
+def landmark_metrics(scored: pd.DataFrame, capacity: float, order: list[str]) -> dict[str, dict[str, float]]:
     """Per landmark (in `order`, skipping those without rows): rows, positives, AUROC,
-    AUPRC, calibration and PPV/sensitivity at the outreach cut-off. A landmark whose rows
-    have a single class gets counts only."""
+    AUPRC, calibration (slope, intercept, ICI, E90) and PPV/sensitivity at capacity (the top
+    `capacity` share of the landmark's rows). A landmark whose rows have a single class gets
+    counts only."""
     out: dict[str, dict[str, float]] = {}
     for landmark in order:
         part = scored[scored["landmark"] == landmark]
@@ -26,7 +39,8 @@ def landmark_metrics(scored: pd.DataFrame, cutoff: float, order: list[str]) -> d
             metrics = classification_metrics(labels, scores)
             row |= {k: metrics[k] for k in ("auroc", "auprc", "prevalence")}
             row |= calibration(labels, scores)
-            row |= at_cutoff(labels, scores, cutoff)
+            row |= calibration_error(labels, scores)
+            row |= at_capacity(labels, scores, capacity)
         out[landmark] = row
     return out
 

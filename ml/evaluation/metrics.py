@@ -6,6 +6,8 @@ papers report.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
@@ -84,14 +86,52 @@ def _logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(a), float(b)
 
 
-def at_cutoff(labels: np.ndarray, scores: np.ndarray, cutoff: float) -> dict[str, float]:
-    """PPV and sensitivity of flagging every score at or above `cutoff` (the outreach tiers),
-    and the share flagged. PPV is NaN when nobody is flagged."""
+def capacity_flags(scores: np.ndarray, share: float) -> np.ndarray:
+    """The top `share` of rows by score (at least one): who care management can reach."""
+    scores = np.asarray(scores, dtype=np.float64)
+    flagged = np.zeros(len(scores), dtype=bool)
+    if len(scores):
+        k = max(1, math.ceil(share * len(scores)))
+        flagged[np.argsort(-scores, kind="stable")[:k]] = True
+    return flagged
+
+
+def at_capacity(labels: np.ndarray, scores: np.ndarray, share: float) -> dict[str, float]:
+    """PPV and sensitivity of reaching the top `share` of rows by score (the outreach tiers'
+    capacity, inference.capacity_share), and how many that is."""
     labels = np.asarray(labels, dtype=np.int64)
-    flagged = np.asarray(scores) >= cutoff
+    flagged = capacity_flags(scores, share)
     positives = labels.sum()
     return {
-        "flagged_share": float(flagged.mean()) if len(labels) else float("nan"),
+        "flagged": float(flagged.sum()),
         "ppv": float(labels[flagged].mean()) if flagged.any() else float("nan"),
         "sensitivity": float(labels[flagged].sum() / positives) if positives else float("nan"),
     }
+
+
+def smoothed_calibration(labels: np.ndarray, scores: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """The observed rate as a smooth function of the predicted risk (Gaussian-kernel local
+    average on the logit scale, Silverman's bandwidth), at `at` (default: each score)."""
+    labels = np.asarray(labels, dtype=np.float64)
+    x = _logit(np.asarray(scores, dtype=np.float64))
+    points = x if at is None else _logit(np.asarray(at, dtype=np.float64))
+    bandwidth = max(1.06 * x.std() * len(x) ** -0.2, 1e-3)
+    out = np.empty(len(points))
+    for start in range(0, len(points), 512):  # bounded memory: 512 points x n rows at a time
+        z = (points[start : start + 512, None] - x[None, :]) / bandwidth
+        w = np.exp(-0.5 * z * z)
+        out[start : start + 512] = (w @ labels) / np.maximum(w.sum(axis=1), 1e-12)
+    return out
+
+
+def calibration_error(labels: np.ndarray, scores: np.ndarray) -> dict[str, float]:
+    """ICI and E90 (Austin and Steyerberg, Stat Med 2019): the mean and the 90th percentile of
+    |smoothed observed rate - predicted risk| over the rows."""
+    scores = np.asarray(scores, dtype=np.float64)
+    gap = np.abs(smoothed_calibration(labels, scores) - scores)
+    return {"ici": float(gap.mean()), "e90": float(np.quantile(gap, 0.9))}
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))

@@ -274,12 +274,13 @@ def pregnancy_features(
 
 def with_current_pregnancy(spine: DataFrame, episodes: DataFrame) -> DataFrame:
     """The LMP of the pregnancy under way on the as-of date as the plan saw it: identified
-    before that day, its delivery not yet known."""
+    before that day, its end (a delivery or a loss) not yet known."""
+    from ml.features.landmarks import END_COLUMNS
     from ml.features.spine import is_open
 
-    current = spine.join(
-        episodes.select("member_id", "lmp_date", "identified_date", "delivery_recorded_date"), "member_id"
-    ).where(is_open(F.col("as_of")))
+    current = spine.join(episodes.select("member_id", "lmp_date", "identified_date", *END_COLUMNS), "member_id").where(
+        is_open(F.col("as_of"))
+    )
     return spine.join(current.groupBy(*KEYS).agg(F.max("lmp_date").alias("current_lmp")), KEYS, "left")
 
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from ml.data import value_sets as V
-from ml.data.labels import OUTCOME_COLUMNS
+from ml.data.labels import HYPERTENSIVE_PARTS, OUTCOME_COLUMNS
 
 RACES = ("white", "black", "hispanic", "asian_pacific_islander", "american_indian_alaska_native", "other")
 RACE_NAMES = {
@@ -22,7 +22,9 @@ RACE_NAMES = {
 }
 LANGUAGES = ("english", "spanish", "other")
 ELIGIBILITY = ("pregnancy", "adult_expansion", "family", "disability")
-PRIOR_OUTCOMES = OUTCOME_COLUMNS
+# Earlier pregnancies' outcomes; the hypertensive parts stay inside the prior hypertensive
+# disorder (chronic hypertension has a condition group of its own)
+PRIOR_OUTCOMES = tuple(c for c in OUTCOME_COLUMNS if c not in HYPERTENSIVE_PARTS or c == "preeclampsia")
 
 READABLE = {
     "primary_care": "primary care visits",

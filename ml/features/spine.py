@@ -16,16 +16,15 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from ml.config.models import Landmark
-from ml.features.landmarks import landmark_rows
+from ml.features.landmarks import end_recorded, landmark_rows
 
 
 def is_open(day: Column | date) -> Column:
     """The pregnancy is open on `day` as far as the plan knows: its identifying claim arrived
-    before that day and the delivery's claim had not."""
+    before that day and no claim of its end (a delivery or a loss) had."""
     day = day if isinstance(day, Column) else F.lit(day)
-    return (F.col("identified_date") < day) & (
-        F.col("delivery_recorded_date").isNull() | (F.col("delivery_recorded_date") >= day)
-    )
+    ended = end_recorded()
+    return (F.col("identified_date") < day) & (ended.isNull() | (ended >= day))
 
 
 def landmark_snapshots(episodes: DataFrame, start: date, until: date, landmarks: list[Landmark]) -> DataFrame:

@@ -1,23 +1,33 @@
 """Training sets: a row per labelled episode and landmark it reached, with the features
-the plan had at that landmark, the label as it stood there, and the member split.
+the plan had at that landmark, the label as it stood there, and its part.
 
-- Labels as known then: an episode is labelled only if its outcome was recorded before
-  the training run's as-of date, and its landmark rows are those dated before it.
-- The label at a landmark counts only outcomes not yet diagnosed there
-  (ml/features/landmarks.py).
+- Censoring-safe labels: an episode is labelled only once its window must have closed and
+  its claims come in: expected delivery + the 42-day outcome window +
+  `training.censoring_margin_days` before the run's as-of date (and its outcome recorded
+  by then). Counting an episode as soon as its outcome is recorded would favour the
+  pregnancies that ended early, which are the preterm ones, in the newest months.
+- Labels as known then: the label at a landmark counts only what was not yet known there
+  (ml/features/landmarks.py); episodes that ended in a loss have no outcome and no label.
+- Temporal and member-wise parts: members are split by a hash of the member id and the
+  split's seed (no member in two parts, stable as episodes are added), and episodes by
+  their expected delivery into the development period and the newest
+  `validation.holdout_months` of censoring-safe months (the recent period). Train and
+  validation rows (the search) come from the development period; the holdout (`test`:
+  test members, recent period) and the recalibration rows (`calibration`: validation
+  members, recent period) come from later months than anything the model learned from.
+  Train members' recent episodes are used by nobody.
 - Features: the point-in-time snapshot at the landmark date (ml/features/point_in_time.py),
   never older than `features.max_snapshot_age_days` nor from before the LMP; a row
   without one keeps its features missing and the reason in `feature_gap`.
-- The split is by member (a hash of the member id and the seed), so no member is in two
-  parts, and it does not move when episodes are added. Subgroup columns (race and
-  ethnicity, age band, rurality) and the landmark travel with the rows for evaluation;
-  they are not features unless a feature group provides them.
+- Subgroup columns (race and ethnicity, age band, rurality, language) and the landmark
+  travel with the rows for evaluation; they are not features unless a feature group
+  provides them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -25,16 +35,41 @@ from pyspark.sql import functions as F
 from ml.config.loader import Settings
 from ml.config.models import SplitConfig
 from ml.data import outputs
-from ml.data.labels import OUTCOME_COLUMNS
+from ml.data.labels import OUTCOME_COLUMNS, POSTPARTUM_WINDOW_DAYS
 from ml.data.store import TableStore
 from ml.errors import DataError
-from ml.features.landmarks import label_at_landmark, landmark_rows, with_known_diagnoses
+from ml.features.landmarks import END_COLUMNS, label_at_landmark, landmark_rows, with_known
 from ml.features.point_in_time import lookup_columns, point_in_time_join
 
-SUBGROUPS = ("race_ethnicity", "age_band", "rurality")
-SPLITS = ("train", "validation", "test")
+SUBGROUPS = ("race_ethnicity", "age_band", "rurality", "primary_language")
+SPLITS = ("train", "validation", "calibration", "test")
 KEY_COLUMNS = ("episode_id", "member_id", "landmark", "landmark_date")
 _BUCKETS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Periods:
+    """The censoring-safe episodes of a run as of `as_of`, by expected delivery date: the
+    development period before `recent_from`, the recent one from it up to `safe_until`."""
+
+    as_of: date
+    recent_from: date
+    safe_until: date  # expected deliveries before this day are censoring-safe
+
+    @classmethod
+    def of(cls, settings: Settings, as_of: date) -> Periods:
+        margin = POSTPARTUM_WINDOW_DAYS + settings.project.training.censoring_margin_days
+        safe_until = as_of - timedelta(days=margin)
+        months = settings.project.validation.holdout_months
+        year, month = divmod(safe_until.year * 12 + safe_until.month - 1 - months, 12)
+        recent_from = safe_until.replace(year=year, month=month + 1, day=min(safe_until.day, 28))
+        return cls(as_of, recent_from, safe_until)
+
+    def describe(self) -> str:
+        return (
+            f"expected deliveries before {self.recent_from} for training, {self.recent_from} to {self.safe_until} "
+            f"for the holdout and recalibration (censoring-safe as of {self.as_of})"
+        )
 
 
 def age_band(age: Column) -> Column:
@@ -59,35 +94,62 @@ def in_test_under(member_id: Column, split: SplitConfig, seeds: list[int]) -> Co
 
 def episodes_with_context(sources: TableStore) -> DataFrame:
     """Episodes with their member's subgroup columns (age at the LMP)."""
-    members = sources.require("members").select("member_id", "birth_date", "race_ethnicity", "rurality")
+    members = sources.require("members").select(
+        "member_id", "birth_date", "race_ethnicity", "rurality", "primary_language"
+    )
     episodes = sources.require("episodes").select(
-        "episode_id", "member_id", "lmp_date", "identified_date", "delivery_date", "delivery_recorded_date"
+        "episode_id", "member_id", "lmp_date", "identified_date", "expected_delivery_date", *END_COLUMNS
     )
     age = F.months_between(F.col("lmp_date"), F.col("birth_date")) / 12.0
     return episodes.join(members, "member_id").withColumn("age_band", age_band(age)).drop("birth_date")
 
 
-def labelled_episodes(sources: TableStore, as_of: date) -> DataFrame:
-    """Episodes whose outcome was recorded before `as_of`, with every outcome column."""
+def labelled_episodes(sources: TableStore, periods: Periods) -> DataFrame:
+    """Censoring-safe episodes (expected delivery before `periods.safe_until`) whose outcome
+    was recorded before the as-of date, with every outcome column."""
     outcomes = sources.require("outcomes").select("episode_id", "recorded_date", *OUTCOME_COLUMNS)
-    known = outcomes.where(F.col("recorded_date") < F.lit(as_of))
-    return episodes_with_context(sources).join(known, "episode_id")
+    known = outcomes.where(F.col("recorded_date") < F.lit(periods.as_of))
+    safe = F.col("expected_delivery_date") < F.lit(periods.safe_until)
+    return episodes_with_context(sources).where(safe).join(known, "episode_id")
+
+
+def part_of(split: Column, expected_delivery: Column, periods: Periods) -> Column:
+    """train / validation (development period), calibration / test (recent period), or null."""
+    recent = expected_delivery >= F.lit(periods.recent_from)
+    return (
+        F.when(~recent & split.isin("train", "validation"), split)
+        .when(recent & (split == "validation"), F.lit("calibration"))
+        .when(recent & (split == "test"), F.lit("test"))
+    )
+
+
+def with_known_at(rows: DataFrame, sources: TableStore, evidence: bool = False) -> DataFrame:
+    """`rows` with what the plan already knew at each landmark (ml/features/landmarks.py)."""
+    return with_known(
+        rows,
+        sources.require("diagnoses"),
+        sources.require("pharmacy_fills"),
+        sources.require("lab_results"),
+        evidence=evidence,
+    )
 
 
 def landmark_examples(settings: Settings, sources: TableStore, as_of: date) -> DataFrame:
-    """One row per labelled episode and landmark reached before `as_of`: the label at the
-    landmark, the split, the subgroups."""
+    """One row per censoring-safe labelled episode and landmark reached before `as_of`: the
+    label at the landmark, the part (`split`), the subgroups. Rows of no part are dropped."""
+    periods = Periods.of(settings, as_of)
     training = settings.project.training
-    rows = landmark_rows(labelled_episodes(sources, as_of), settings.project.landmarks)
+    rows = landmark_rows(labelled_episodes(sources, periods), settings.project.landmarks)
     rows = rows.where(F.col("landmark_date") < F.lit(as_of))
-    rows = with_known_diagnoses(rows, sources.require("diagnoses"))
+    rows = with_known_at(rows, sources)
+    member_split = split_of(F.col("member_id"), training.split_config)
     return rows.select(
         *KEY_COLUMNS,
         "lmp_date",
         label_at_landmark(settings.project.model.label).alias("label"),
-        split_of(F.col("member_id"), training.split_config).alias("split"),
+        part_of(member_split, F.col("expected_delivery_date"), periods).alias("split"),
         *SUBGROUPS,
-    )
+    ).where(F.col("split").isNotNull())
 
 
 @dataclass

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from ml.features.imputation import FittedImputation
 from ml.training.attribution import PathAttribution
+from ml.training.recalibration import IDENTITY, Recalibration
 from ml.training.trees import TreeTables
 
 
@@ -49,6 +50,8 @@ class BatchScorer:
     factor_names: np.ndarray  # readable name of each split column, in contribution order
     top_factors: int
     exact_booster: bytes | None = None  # the raw booster, only when factors are TreeSHAP's
+    recalibration: Recalibration = IDENTITY
+    landmark_column: str | None = None  # the input column naming each row's landmark, if any
 
     @property
     def output_names(self) -> list[str]:
@@ -59,7 +62,10 @@ class BatchScorer:
             model_input = self.imputation.apply_numpy(feature_matrix(batch, self.imputation.features))
             leaves = self.trees.leaves(model_input[:, self.trees.columns])
             columns = [batch.column(c) for c in self.keep]
-            columns.append(pa.array(self.trees.probability(leaves)))
+            landmarks = None
+            if self.landmark_column is not None:
+                landmarks = batch.column(self.landmark_column).to_numpy(zero_copy_only=False)
+            columns.append(pa.array(self.recalibration.apply(self.trees.probability(leaves), landmarks)))
             if self.top_factors:
                 named = self.factor_names[top_columns(self._contributions(model_input, leaves), self.top_factors)]
                 for i in range(self.top_factors):  # a model with fewer split columns leaves the rest empty

@@ -1,5 +1,6 @@
 """The outreach list of one scoring date as a CSV file for care managers (`hrob outreach
-export`): the ranked members first, then those listed apart as already diagnosed. The file
+export`): the ranked members first, then those listed apart as already known, in one rank
+sequence. The file
 holds member rows: it is written where the plan keeps member data (HROB_HOME/exports/ by
 default), and nothing of its content is printed or logged."""
 
@@ -15,11 +16,26 @@ from ml.config.loader import Settings
 from ml.data import outputs
 from ml.data.store import table_store
 from ml.errors import DataError
-from ml.inference.outreach import ALREADY_DIAGNOSED, RANKED
+from ml.inference.outreach import ALREADY_KNOWN, RANKED
 from ml.runtime.paths import local_dir
 from ml.runtime.spark import get_spark
 
-LEADING = ["section", "outreach_rank", "listing", "member_id", "episode_id", "landmark", "gestational_week"]
+LEADING = [
+    "outreach_rank",
+    "section",
+    "reason",
+    "listing",
+    "member_id",
+    "episode_id",
+    "gestational_age",
+    "landmark",
+    "landmark_date",
+    "days_since_landmark",
+    "expected_delivery_date",
+    "risk_score",
+    "risk_tier",
+    "known_evidence",
+]
 
 
 def default_path(settings: Settings, scoring_date: date) -> Path:
@@ -40,8 +56,7 @@ def export_outreach(settings: Settings, scoring_date: date, output: Path) -> dic
         raise DataError(f"{where} does not exist: run the inference job (hrob run inference --env {settings.env})")
     table = store.read(outputs.OUTREACH)
     rows = table.where(F.col("scoring_date") == F.lit(scoring_date))
-    order = F.when(F.col("section") == RANKED, 0).when(F.col("section") == ALREADY_DIAGNOSED, 1).otherwise(2)
-    frame = rows.orderBy(order, "outreach_rank").toPandas()
+    frame = rows.orderBy("outreach_rank").toPandas()
     if frame.empty and not _scored(store, scoring_date):
         newest = table.select("scoring_date").distinct().orderBy(F.desc("scoring_date")).limit(3).collect()
         known = f"newest dates: {', '.join(r[0].isoformat() for r in newest)}" if newest else "the table is empty"
@@ -58,5 +73,5 @@ def export_outreach(settings: Settings, scoring_date: date, output: Path) -> dic
         "path": str(output),
         "rows": len(frame),
         "ranked": int((frame["section"] == RANKED).sum()),
-        "already_diagnosed": int((frame["section"] == ALREADY_DIAGNOSED).sum()),
+        "already_known": int((frame["section"] == ALREADY_KNOWN).sum()),
     }

@@ -21,7 +21,7 @@ from pyspark.sql import types as T
 from ml.errors import DataError, ModelError
 from ml.inference.batches import BatchScorer
 from ml.registry import client as registry
-from ml.training.scorer import RiskScorer
+from ml.training.scorer import LANDMARK, RiskScorer
 
 
 def load_scorer(model_name: str, alias: str | None = None, version: str | None = None) -> tuple[RiskScorer, str]:
@@ -81,6 +81,8 @@ def score(
         factor_names=np.array([readable.get(c, c) for c in scorer.split_columns], dtype=object),
         top_factors=top_factors,
         exact_booster=bytes(scorer.booster.save_raw("json")) if exact_factors else None,
+        recalibration=scorer.recalibration,
+        landmark_column=LANDMARK if LANDMARK in keep else None,
     )
     added = scorer_task.output_names[len(keep) :]  # risk_score, then the factors' names
     fields = [frame.schema[c] for c in keep] + [T.StructField(added[0], T.DoubleType())]

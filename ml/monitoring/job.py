@@ -142,10 +142,10 @@ def feature_checks(reference: pd.DataFrame, current: pd.DataFrame, names: list[s
 
 
 def realised_checks(known: pd.DataFrame, settings: Settings) -> list[Check]:
-    """AUROC, calibration (mean predicted minus observed), PPV and sensitivity at the outreach
-    cut-off, overall, per landmark and per cohort month (month of the scoring date)."""
+    """AUROC, calibration (mean predicted minus observed), PPV and sensitivity of who was in
+    the outreach tiers, overall, per landmark and per cohort month (month of the scoring date)."""
     config = settings.project.monitoring
-    cutoff = settings.project.inference.outreach_cutoff
+    outreach_tiers = settings.project.inference.outreach.tiers
     checks = []
     slices = [("all", known)]
     slices += [(f"landmark={k}", part) for k, part in known.groupby("landmark", sort=True)]
@@ -160,7 +160,7 @@ def realised_checks(known: pd.DataFrame, settings: Settings) -> list[Check]:
             checks.append(Check("realised_auroc", name, auroc, rows, config.min_realised_auroc, crossed))
         else:
             checks.append(Check("realised_auroc", name, auroc, rows))
-        flagged = scores >= cutoff
+        flagged = part["risk_tier"].isin(outreach_tiers).to_numpy()
         checks += [
             Check("realised_calibration", name, float(scores.mean() - labels.mean()) if rows else None, rows),
             Check("realised_ppv", name, float(labels[flagged].mean()) if flagged.any() else None, rows),
@@ -236,7 +236,13 @@ def _run(settings: Settings, scoring_date: date, folder: Path) -> dict[str, Any]
     known = (
         predictions.where(F.col("scoring_date") < F.lit(scoring_date))
         .join(outcomes.select("episode_id", F.col(label).cast("double").alias("label")), "episode_id")
-        .select("landmark", "risk_score", "label", F.date_format("scoring_date", "yyyy-MM").alias("cohort_month"))
+        .select(
+            "landmark",
+            "risk_score",
+            "risk_tier",
+            "label",
+            F.date_format("scoring_date", "yyyy-MM").alias("cohort_month"),
+        )
         .toPandas()
     )
     if not known.empty:

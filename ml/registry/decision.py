@@ -33,7 +33,14 @@ import numpy as np
 import pandas as pd
 
 from ml.config.models import ValidationSettings
-from ml.evaluation.bootstrap import Interval, at_cutoff, interval, replicate_weights, weighted_metric
+from ml.evaluation.bootstrap import (
+    Interval,
+    at_capacity,
+    interval,
+    replicate_weights,
+    weighted_calibration,
+    weighted_metric,
+)
 from ml.evaluation.landmarks import landmark_metrics
 from ml.evaluation.metrics import classification_metrics
 
@@ -160,7 +167,7 @@ def _fmt(value: float | None, sign: str = "") -> str:
 def decide(
     config: ValidationSettings,
     primary: str,
-    cutoff: float,
+    capacity: float,
     landmarks: list[str],
     challenger_version: str,
     champion_version: str | None,
@@ -174,13 +181,13 @@ def decide(
     for role in ("challenger", "champion") if compare else ("challenger",):
         metrics = classification_metrics(labels, scored[role].to_numpy(np.float64))
         metrics |= {"rows": float(len(scored)), "episodes": float(scored["episode_id"].nunique())}
-        per_landmark = landmark_metrics(scored.assign(score=scored[role]), cutoff, landmarks)
+        per_landmark = landmark_metrics(scored.assign(score=scored[role]), capacity, landmarks)
         setattr(decision, f"{role}_metrics", metrics)
         setattr(decision, f"{role}_landmarks", per_landmark)
 
     _minimums(decision, config, scored, landmarks)
     if compare:
-        _comparisons(decision, config, primary, cutoff, landmarks, scored)
+        _comparisons(decision, config, primary, capacity, landmarks, scored)
     return decision
 
 
@@ -193,22 +200,34 @@ def _minimums(decision: Decision, config: ValidationSettings, scored: pd.DataFra
         )
     low, high = config.calibration.slope
     bound = config.calibration.max_abs_intercept
+    boot = config.bootstrap
+    weights = replicate_weights(scored["member_id"].to_numpy(), boot.replicates, boot.seed)
+    labels = scored["label"].to_numpy(np.int64)
+    scores = scored["challenger"].to_numpy(np.float64)
     for landmark in landmarks:
-        part = scored[scored["landmark"] == landmark]
-        metrics = decision.challenger_landmarks.get(landmark, {})
-        if len(part) < config.min_landmark_rows or "calibration_slope" not in metrics:
+        mask = (scored["landmark"] == landmark).to_numpy()
+        part = scored[mask]
+        if len(part) < config.min_landmark_rows or part["label"].nunique() < 2:
             decision.not_evaluated.append(_too_small(f"calibration_{landmark}", part, config.min_landmark_rows))
             continue
-        slope, intercept = metrics["calibration_slope"], metrics["calibration_intercept"]
+        fitted = weighted_calibration(labels[mask], scores[mask], weights[:, mask])
+        slope = interval(fitted["calibration_slope"], boot.confidence)
+        intercept = interval(fitted["calibration_intercept"], boot.confidence)
+        # miscalibration must be shown, not merely possible: the check fails when an interval
+        # lies wholly outside its bounds, and a holdout too small to tell passes it
+        ok = slope.high >= low and slope.low <= high and intercept.high >= -bound and intercept.low <= bound
         decision.checks.append(
             Check(
                 f"calibration_{landmark}",
                 MINIMUM,
-                slope,
+                slope.estimate,
                 bound,
-                low <= slope <= high and abs(intercept) <= bound,
-                f"slope {slope:.3f} within [{low}, {high}], intercept {intercept:+.3f} within +/-{bound} "
-                f"({len(part):,} rows)",
+                ok,
+                f"slope {slope.estimate:.3f} [{slope.low:.3f}, {slope.high:.3f}] must reach [{low}, {high}]; "
+                f"intercept {intercept.estimate:+.3f} [{intercept.low:+.3f}, {intercept.high:+.3f}] must reach "
+                f"+/-{bound} ({len(part):,} rows)",
+                slope.low,
+                slope.high,
             )
         )
 
@@ -226,7 +245,7 @@ def _comparisons(
     decision: Decision,
     config: ValidationSettings,
     primary: str,
-    cutoff: float,
+    capacity: float,
     landmarks: list[str],
     scored: pd.DataFrame,
 ) -> None:
@@ -295,13 +314,12 @@ def _comparisons(
     for landmark in landmarks:
         mask = (scored["landmark"] == landmark).to_numpy()
         part = scored[mask]
-        flagged = min((part["challenger"] >= cutoff).sum(), (part["champion"] >= cutoff).sum())
-        if len(part) < config.min_landmark_rows or part["label"].nunique() < 2 or flagged == 0:
+        if len(part) < config.min_landmark_rows or part["label"].nunique() < 2:
             decision.not_evaluated.append(_too_small(f"outreach_{landmark}", part, config.min_landmark_rows))
             continue
         w = weights[:, mask]
-        ours = at_cutoff(labels[mask], mine[mask], w, cutoff)
-        champions = at_cutoff(labels[mask], theirs[mask], w, cutoff)
+        ours = at_capacity(labels[mask], mine[mask], w, capacity)
+        champions = at_capacity(labels[mask], theirs[mask], w, capacity)
         for metric, allowed in (("ppv", config.max_ppv_drop), ("sensitivity", config.max_sensitivity_drop)):
             diff = interval(ours[metric] - champions[metric], boot.confidence)
             decision.checks.append(
@@ -311,7 +329,7 @@ def _comparisons(
                     diff.estimate,
                     -allowed,
                     diff.low >= -allowed,
-                    f"{metric.upper() if metric == 'ppv' else metric} at the outreach cut-off {cutoff:g}: "
+                    f"{metric.upper() if metric == 'ppv' else metric} at capacity (top {capacity:.0%}): "
                     f"challenger {_fmt(float(ours[metric][0]))} - champion {_fmt(float(champions[metric][0]))} "
                     f"= {diff}; lower bound must be >= {-allowed:+.4f}",
                     diff.low,

@@ -1,11 +1,13 @@
-"""The recent labelled holdout both challenger and champion are scored on.
+"""The holdout both challenger and champion are scored on: later months than any model
+learned from, members no compared model trained on.
 
-Landmark rows of members in the test part under every split seed the compared models
-were trained with (so neither model trained on them; the split is a stable hash of the
-member and a seed of its own, never the model's), of episodes labelled before the as-of
-date, whose landmark dates fall in the last `holdout_months` of labelled data: recent,
-so a model is judged on the population it will score next, at every landmark it will
-score.
+Landmark rows of censoring-safe labelled episodes whose expected delivery falls in the
+recent period of the as-of date (ml/features/training_set.py: the newest
+`validation.holdout_months` of months whose outcomes must all be in), of members in the
+test part under every split seed the compared models were trained with (the split is a
+stable hash of the member and a seed of its own, never the model's). As the as-of date
+moves, the window moves with it: each decision is judged on the newest months a model
+will score next, at every landmark it will score.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pyspark.sql import functions as F
 from ml.config.loader import Settings
 from ml.data.store import table_store
 from ml.errors import DataError
-from ml.features.training_set import SUBGROUPS, build, in_test_under, landmark_examples
+from ml.features.training_set import SUBGROUPS, Periods, build, in_test_under, landmark_examples
 from ml.runtime.spark import get_spark
 
 
@@ -28,13 +30,12 @@ def holdout(
     spark = get_spark()
     sources = table_store(spark, settings.environment.source_schema)
     split = settings.project.training.split_config
-    in_test = in_test_under(F.col("member_id"), split, split_seeds or [split.seed])
-    test = landmark_examples(settings, sources, as_of).where(in_test)
-    newest = test.agg(F.max("landmark_date")).first()[0]
-    if newest is None:
-        raise DataError(f"the validation holdout is empty: no test-split episode labelled before {as_of}")
-    start = F.add_months(F.lit(newest), -settings.project.validation.holdout_months)
+    chosen = (F.col("split") == "test") & in_test_under(F.col("member_id"), split, split_seeds or [split.seed])
+    if landmark_examples(settings, sources, as_of).where(chosen).limit(1).count() == 0:
+        raise DataError(
+            f"the validation holdout is empty: no test-split episode with its expected delivery in "
+            f"{Periods.of(settings, as_of).describe()}"
+        )
     # Rows are chosen before the features are joined: only their snapshots are read.
-    recent = in_test & (F.col("landmark_date") > start)
-    chosen = build(settings, sources, table_store(spark, settings.namespace), as_of, where=recent, features=features)
-    return chosen.frame.select("member_id", "episode_id", "landmark", "label", *SUBGROUPS, *chosen.features)
+    built = build(settings, sources, table_store(spark, settings.namespace), as_of, where=chosen, features=features)
+    return built.frame.select("member_id", "episode_id", "landmark", "label", *SUBGROUPS, *built.features)

@@ -130,7 +130,7 @@ def collect(settings: Settings, number: str | None = None) -> dict[str, Any]:
 def render(settings: Settings, card: dict[str, Any], report: Path) -> str:
     """The page, from `collect`'s data and the run's `report/` artifacts folder."""
     validation = settings.project.validation
-    cutoff = settings.project.inference.outreach_cutoff
+    capacity = settings.project.inference.capacity_share
     tags, params = card["tags"], card["params"]
     m = card["metrics"]
     status = "champion" if card["is_champion"] else f"not the champion (champion: v{card['champion_version']})"
@@ -173,7 +173,7 @@ def render(settings: Settings, card: dict[str, Any], report: Path) -> str:
             + [[k, v] for k, v in sorted(tags.items()) if k.startswith(("challenger_", "champion_"))],
         ),
         "<h2>By landmark</h2>",
-        f'<p class="note">Outreach cut-off: predicted risk &ge; {cutoff:.2f}.</p>',
+        f'<p class="note">At capacity: the top {capacity:.0%} of each landmark\'s rows by risk.</p>',
         _table(
             ["landmark", "rows", "AUROC", "AUPRC", "calibration slope", "flagged", "sensitivity", "PPV"],
             [

@@ -19,7 +19,7 @@ import pandas as pd
 from ml.config.loader import Settings
 from ml.errors import DataError
 from ml.evaluation.landmarks import flat
-from ml.features.training_set import SUBGROUPS
+from ml.features.training_set import SUBGROUPS, Periods
 from ml.inference.model import check_features, load_scorer, score
 from ml.registry import client as registry
 from ml.registry.decision import Decision, decide
@@ -86,13 +86,13 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
             )
         print(
             f"[validate] holdout: {len(scored):,} test-split landmark rows ({scored['episode_id'].nunique():,} "
-            f"episodes) from the last {config.holdout_months} months, split seeds {seeds}",
+            f"episodes): {Periods.of(settings, as_of or date.today()).describe()}, split seeds {seeds}",
             flush=True,
         )
         decision = decide(
             config,
             settings.project.training.primary_metric,
-            settings.project.inference.outreach_cutoff,
+            settings.project.inference.capacity_share,
             [lm.name for lm in settings.project.landmarks],
             str(model_version),
             champion_version,

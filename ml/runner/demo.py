@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from rich.console import Console
@@ -62,10 +62,10 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
     settings = load_settings(ENV)
     seconds: dict[str, float] = {}
 
-    _step("1/5 synthetic cohort")
+    _step("1/6 synthetic cohort")
     seconds["cohort"], latest = _cohort(settings, members)
 
-    _step("2/5 feature job")
+    _step("2/6 feature job")
     feature_job: list = []
     if latest == today and members is None:
         console.print(f"features for {today} already written: skipped (hrob run features --env {ENV} reruns them)")
@@ -76,22 +76,34 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
             params["backfill_from"] = f"{settings.project.cohort.start}-01"
         seconds["features"] = _timed(lambda: feature_job.extend(run_job(ENV, "features", params=params)))
 
-    _step("3/5 training job (train, validate, promote)")
+    _step("3/6 training job (train, validate, promote)")
     training: list = []
     as_of = {"as_of": today.isoformat()}
     seconds["training"] = _timed(lambda: training.extend(run_job(ENV, "training", params=as_of)))
 
-    _step("4/5 inference job (score, outreach)")
+    _step("4/6 inference job (score, outreach)")
     seconds["inference"] = _timed(lambda: run_job(ENV, "inference", params={"scoring_date": today.isoformat()}))
 
-    _step("5/5 monitoring job (drift, volume, realised performance; retraining past a threshold)")
+    _step("5/6 monitoring job (drift, volume, realised performance; retraining past a threshold)")
     monitoring: list = []
     seconds["monitoring"] = _timed(
         lambda: monitoring.extend(run_job(ENV, "monitoring", params={"scoring_date": today.isoformat()}))
     )
 
+    # The next morning: the daily feature and inference runs in steady state, with nothing
+    # left from a backlog (the first day scores every landmark of the last week).
+    tomorrow = today + timedelta(days=1)
+    _step(f"6/6 the next morning, {tomorrow} (steady state: daily features and inference)")
+
+    def the_next_morning() -> None:
+        run_job(ENV, "features", params={"as_of": tomorrow.isoformat()})
+        run_job(ENV, "inference", params={"scoring_date": tomorrow.isoformat()})
+
+    seconds["next_day"] = _timed(the_next_morning)
+
     values = {r.key: r.values or {} for r in training}
     summary = summarise(settings, today, values, seconds)
+    summary["next_day"] = next_day(settings, tomorrow)
     summary["monitoring"] = {r.key: r.status for r in monitoring}
     summary["feature_job"] = {k: v for r in feature_job for k, v in (r.values or {}).items()}  # empty: skipped
     summary["files"] = files_for_people(settings, today, summary["champion_version"])
@@ -128,7 +140,8 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
 
     from ml.data import schema as S
     from ml.data.store import table_store
-    from ml.inference.outreach import NEW, RANKED, diagnosed_in_pregnancy
+    from ml.inference.audit import list_truth
+    from ml.inference.outreach import NEW, RANKED
     from ml.registry import client as registry
     from ml.runtime.spark import get_spark
     from ml.runtime.tracking import configure_mlflow
@@ -154,12 +167,7 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
     ranked = outreach.where(F.col("section") == RANKED).cache()
     ranked_count = ranked.count()
     new = ranked.where(F.col("listing") == NEW)
-    median_week = new.agg(F.percentile(F.col("gestational_week"), 0.5)).first()[0]
-    # How much of the ranked list already carried a code of what the model anticipates,
-    # dated in this pregnancy before today, received or still in transit (the generator
-    # knows both; the plan, and so the list, only the first)
-    every_code = sources.require(S.DIAGNOSES.name).unionByName(sources.require(S.DIAGNOSES_IN_TRANSIT.name))
-    coded = diagnosed_in_pregnancy(sources, ranked, today, codes=every_code).count()
+    truth = list_truth(sources, ranked, today) if sources.exists(S.ORACLE.name) else {}
     head = [
         r.asDict()
         for r in ranked.orderBy("outreach_rank")
@@ -168,7 +176,8 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
             "member_id",
             "episode_id",
             "landmark",
-            "gestational_week",
+            "gestational_age",
+            "days_since_landmark",
             "risk_score",
             "risk_tier",
             "listing",
@@ -195,14 +204,44 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
         "tier_counts": ordered,
         "outreach_members": ranked_count,
         "outreach_new": new.count(),
-        "outreach_already_diagnosed": outreach.where(F.col("section") != RANKED).count(),
-        "outreach_new_median_gestational_week": None if median_week is None else round(float(median_week), 1),
-        "outreach_share_already_coded": round(coded / ranked_count, 4) if ranked_count else 0.0,
+        "outreach_already_known": outreach.where(F.col("section") != RANKED).count(),
+        "outreach_list": truth,
         "outreach_head": head,
         "tables": {name: store.location(name) for name in (outputs.FEATURES, outputs.PREDICTIONS, outputs.OUTREACH)},
         "mlflow_ui": store_ui.ui_command(),
         "seconds": seconds | {"total": round(sum(seconds.values()), 1)},
     }
+
+
+def next_day(settings: Settings, day: date) -> dict[str, Any]:
+    """The steady-state day's ranked list: how many were scored and listed, and its truth."""
+    from pyspark.sql import functions as F
+
+    from ml.data import schema as S
+    from ml.data.store import table_store
+    from ml.inference.audit import list_truth
+    from ml.inference.outreach import RANKED
+    from ml.runtime.spark import get_spark
+
+    spark = get_spark("hrob-demo")
+    sources = table_store(spark, settings.environment.source_schema)
+    store = table_store(spark, settings.namespace)
+    scored = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(day)).count()
+    outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(day))
+    ranked = outreach.where(F.col("section") == RANKED)
+    truth = list_truth(sources, ranked, day) if sources.exists(S.ORACLE.name) else {}
+    return {"scoring_date": day.isoformat(), "rows_scored": scored, "outreach_list": truth}
+
+
+def _truth_line(truth: dict[str, Any]) -> str:
+    return (
+        f"{truth['share_already_carrying']:.1%} already carried a component of the label (coded chronic "
+        f"hypertension {truth['share_coded_chronic_hypertension']:.1%}, hypertension of pregnancy "
+        f"{truth['share_coded_hypertension_of_pregnancy']:.1%}, received or in transit; pregnancy already ended "
+        f"{truth['share_already_ended']:.1%}); {truth['past_expected_delivery']} past the expected delivery; days "
+        f"since the landmark: median {truth['median_days_since_landmark']:.0f}, most "
+        f"{truth['max_days_since_landmark']}; gestational week today: median {truth['median_gestational_week_today']}"
+    )
 
 
 def show(summary: dict[str, Any], settings: Settings, path) -> None:
@@ -230,21 +269,31 @@ def show(summary: dict[str, Any], settings: Settings, path) -> None:
     tiers = ", ".join(f"{k} {v:,}" for k, v in summary["tier_counts"].items())
     reached = ", ".join(f"{k} {v:,}" for k, v in summary["scored_by_landmark"].items())
     console.print(
-        f"scored {summary['rows_scored']:,} pregnancies at a new landmark on {summary['scoring_date']} ({reached}; "
-        f"{tiers}); {summary['outreach_members']:,} on the outreach list ({summary['outreach_new']:,} new, median "
-        f"week {summary['outreach_new_median_gestational_week']}), {summary['outreach_already_diagnosed']:,} listed "
-        f"apart as already diagnosed; {summary['outreach_share_already_coded']:.1%} of the list carry a code of what "
-        "the model anticipates dated in this pregnancy before today (received or still in transit)",
+        f"scored {summary['rows_scored']:,} pregnancies that reached a landmark in the last "
+        f"{settings.project.inference.max_landmark_age_days} days, on {summary['scoring_date']} ({reached}; {tiers}); "
+        f"{summary['outreach_members']:,} on the outreach list ({summary['outreach_new']:,} new), "
+        f"{summary['outreach_already_known']:,} listed apart as already known",
+        markup=False,
+    )
+    truth = summary["outreach_list"]
+    if truth.get("rows"):
+        console.print(f"the ranked list, checked against the generator's truth: {_truth_line(truth)}", markup=False)
+    later = summary["next_day"]
+    console.print(
+        f"the next morning ({later['scoring_date']}, steady state): {later['rows_scored']:,} pregnancies scored, "
+        f"{later['outreach_list'].get('rows', 0):,} ranked"
+        + (f"; {_truth_line(later['outreach_list'])}" if later["outreach_list"].get("rows") else ""),
         markup=False,
     )
     head = Table(title="Outreach list (first rows, synthetic members)", title_justify="left")
-    for column in ("rank", "member", "week", "risk", "listing", "top factors"):
+    for column in ("rank", "member", "today", "landmark", "risk", "listing", "top factors"):
         head.add_column(column)
     for row in summary["outreach_head"]:
         head.add_row(
             str(row["outreach_rank"]),
             str(row["member_id"]),
-            f"{row['gestational_week']:.0f}",
+            row["gestational_age"],
+            f"{row['landmark'].replace('_', ' ')}, {row['days_since_landmark']} d ago",
             f"{row['risk_score']:.3f}",
             row["listing"],
             "; ".join(row[f"top_factor_{i}"] or "" for i in (1, 2, 3)),

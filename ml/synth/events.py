@@ -28,10 +28,11 @@ import numpy as np
 import pandas as pd
 
 from ml.data import value_sets as V
+from ml.data.gestation import code_of
 from ml.synth import params as P
 from ml.synth.params import CONDITIONS as GENERATED_CONDITIONS
 from ml.synth.people import Arrays, day_number
-from ml.synth.pregnancy import medical_lag
+from ml.synth.pregnancy import coded_weeks, medical_lag
 from ml.synth.rng import Streams, sigmoid
 
 PRE_WINDOW_DAYS = 760  # events older than ~25 months before the LMP feed no feature
@@ -49,7 +50,7 @@ class Phase:
 
 
 def phases(ep: Arrays, end_day: int) -> dict[str, Phase]:
-    lmp, week12_day, delivery = ep["lmp_day"], ep["week12_day"], ep["delivery_day"]
+    lmp, week12_day, delivery = ep["lmp_day"], ep["week12_day"], ep["pregnancy_end_day"]  # a delivery or a loss
     cap = end_day
     pregnancy_start = np.maximum(lmp, ep["pregnancy_span_start_day"])
     pre_start = np.where(ep["has_pre_span"], np.maximum(ep["pre_start_day"], lmp - PRE_WINDOW_DAYS), lmp)
@@ -121,7 +122,7 @@ class Timeline:
         happens = (self.rng.uniform(f"{stream}/intake/once", self.id) < p) & (first >= 0)
         rows = np.flatnonzero(happens)
         offset = np.floor(self.rng.uniform(f"{stream}/intake/day", self.id[rows]) * within_days).astype(np.int64)
-        days = np.minimum(first[rows] + offset, self.ep["delivery_day"][rows] - 1)
+        days = np.minimum(first[rows] + offset, self.ep["pregnancy_end_day"][rows] - 1)
         emitted = Emitted(rows, days, np.zeros(len(rows), dtype=np.int64))
         keep = (days <= self.end_day) & (days >= self.ep["pregnancy_span_start_day"][rows])
         return emitted.take(keep & self._enrolled(rows, days))
@@ -130,7 +131,7 @@ class Timeline:
         """At most one event between two days of the pregnancy (clipped to it), with the given probability."""
         window = Phase(
             np.maximum(first_day, np.maximum(self.ep["lmp_day"], self.ep["pregnancy_span_start_day"])),
-            np.minimum(np.minimum(last_day, self.ep["delivery_day"] - 1), self.end_day),
+            np.minimum(np.minimum(last_day, self.ep["pregnancy_end_day"] - 1), self.end_day),
         )
         p = np.broadcast_to(np.asarray(probability, dtype=np.float64), (self.n,))
         counts = ((self.rng.uniform(f"{stream}/window/once", self.id) < p) & (window.days > 0)).astype(np.int64)
@@ -140,7 +141,7 @@ class Timeline:
         """Events at a rate per day from `start` (an onset) to the delivery."""
         window = Phase(
             np.maximum(start, np.maximum(self.ep["lmp_day"], self.ep["pregnancy_span_start_day"])),
-            np.minimum(self.ep["delivery_day"] - 1, self.end_day),
+            np.minimum(self.ep["pregnancy_end_day"] - 1, self.end_day),
         )
         mean = np.broadcast_to(np.asarray(per_day, dtype=np.float64), (self.n,)) * window.days
         counts = self.rng.geometric(mean, f"{stream}/onset/count", self.id)
@@ -198,13 +199,13 @@ def prenatal_visits(t: Timeline) -> Emitted:
     inadequate = ep["inadequate_care"]
     first = ep["first_visit_day"]
     interval = np.where(inadequate, 42, 24) - np.where(_context(ep)["high_risk"] > 0, 6, 0)
-    visits = np.where(first >= 0, np.maximum((ep["delivery_day"] - first) // interval, 0) + 1, 0)
+    visits = np.where(first >= 0, np.maximum((ep["pregnancy_end_day"] - first) // interval, 0) + 1, 0)
     rows = np.repeat(np.arange(t.n), visits)
     seq = _sequence(visits)
     jitter = np.floor(t.rng.uniform("prenatal/jitter", t.id[rows], seq) * 7).astype(np.int64)
     days = first[rows] + seq * interval[rows] + np.where(seq > 0, jitter, 0)  # the first visit is the episode's
     enrolled_from = np.maximum(ep["pregnancy_span_start_day"], ep["lmp_day"])[rows]
-    keep = (days >= enrolled_from) & (days < ep["delivery_day"][rows]) & (days <= t.end_day)
+    keep = (days >= enrolled_from) & (days < ep["pregnancy_end_day"][rows]) & (days <= t.end_day)
     return Emitted(rows, days, seq).take(keep)
 
 
@@ -235,7 +236,8 @@ def encounters(t: Timeline) -> dict[str, list[Emitted]]:
             t.rate("inpatient", "interpregnancy", inpatient),
             t.rate("inpatient", "late", inpatient + 0.0008 * _f(ep["preterm_true"])),
             t.rate_from("inpatient/preeclampsia", ep["preeclampsia_onset_day"], 0.02 * c["late_preeclampsia"]),
-            t.once("inpatient", "delivery", 1.0),
+            t.once("inpatient", "delivery", 1.0 - _f(ep["lost"])),
+            t.once("inpatient/loss", "delivery", 0.15 * _f(ep["lost"])),  # most losses are outpatient
         ],
         "behavioral_health": [
             t.rate("behavioral_health", p, behavioral * s)
@@ -342,12 +344,14 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
 
     for kind, parts in encounters(t).items():
         for part, e in enumerate(parts):
-            if kind == "inpatient":  # the delivery stay is coded below
-                e = e.take(e.day != ep["delivery_day"][e.row])
+            if kind == "inpatient":  # the delivery or loss stay is coded below
+                e = e.take(e.day != ep["pregnancy_end_day"][e.row])
             codes = t.rng.choice(_ACUTE[kind], f"dx/{kind}/code", t.id[e.row], e.day, e.seq)
             if kind == "prenatal":
                 codes = np.where(e.seq == 0, "Z3400", codes)  # the first visit's supervision-of-pregnancy code
                 frames.append(_rows(t, e, f"dx/encounter/{kind}/{part}", _identifying(t, e), icd10_code=codes))
+                # every prenatal claim carries the weeks of gestation (Z3A), by the clinician's dating
+                frames.append(_rows(t, e, f"dx/z3a/{part}", _identifying(t, e), icd10_code=_z3a(t, e)))
             else:
                 add(e, f"encounter/{kind}/{part}", codes)
 
@@ -421,7 +425,14 @@ def diagnoses_table(t: Timeline) -> pd.DataFrame:
     }.items():
         add(t.rate_from(f"complication/{code}", ep[onset], per_day), f"complication/{code}", code)
 
-    delivery = t.once("delivery_dx", "delivery", 1.0)
+    ended = t.once("delivery_dx", "delivery", 1.0)
+    # the claim that ends the pregnancy carries its weeks; when no prenatal claim came
+    # first, it is the identifying claim
+    identifying = np.where(t.ep["first_visit_day"][ended.row] < 0, t.ep["identified_day"][ended.row], np.nan)
+    frames.append(_rows(t, ended, "dx/z3a/end", identifying, icd10_code=_z3a(t, ended)))
+    lost = ended.take(ep["lost"][ended.row])
+    add(lost, "loss/code", np.vectorize(P.LOSS_CODES.get)(ep["loss_type"][lost.row]) if len(lost.row) else "")
+    delivery = ended.take(~ep["lost"][ended.row])
     add(delivery, "delivery/code", t.rng.choice(_DELIVERY, "delivery/code", t.id[delivery.row]))
     rows = delivery.row
     outcome_code = np.select([ep["stillbirth_true"][rows], ep["twins"][rows]], ["Z371", "Z372"], "Z370")
@@ -563,7 +574,7 @@ def labs_table(t: Timeline) -> pd.DataFrame:
     def after_preeclampsia(e: Emitted) -> np.ndarray:
         """1 for a result taken after the onset of this pregnancy's preeclampsia."""
         onset = ep["preeclampsia_onset_day"][e.row]
-        return c["late_preeclampsia"][e.row] * (e.day >= onset) * (e.day < ep["delivery_day"][e.row])
+        return c["late_preeclampsia"][e.row] * (e.day >= onset) * (e.day < ep["pregnancy_end_day"][e.row])
 
     hb_mean = 12.5 - 0.25 * dep - 1.6 * c["sickle_cell_disease"] - 1.3 * c["anemia"]
     for phase, e in ordered("hemoglobin", 0.0005 * c["engaged"], 0.85 * engaged, 0.7 * engaged):
@@ -586,7 +597,7 @@ def labs_table(t: Timeline) -> pd.DataFrame:
     # checked once hypertension appears; raised by preeclampsia
     hypertension_onset = np.minimum(ep["ghtn_onset_day"], ep["preeclampsia_onset_day"])
     worked_up = 0.9 * np.maximum(c["late_preeclampsia"], _f(ep["ghtn_true"]))
-    e = t.once_in("lab/urine_protein_ratio/onset", hypertension_onset, ep["delivery_day"], worked_up)
+    e = t.once_in("lab/urine_protein_ratio/onset", hypertension_onset, ep["pregnancy_end_day"], worked_up)
     mean = 0.08 + 0.12 * c["hypertension"] + 0.2 * c["chronic_kidney_disease"]
     raised = _value(t, e, "protein/onset", mean, 0.45, log=True) * np.exp(1.6 * after_preeclampsia(e))
     add("urine_protein_ratio", e, raised)
@@ -662,6 +673,12 @@ def screenings_table(t: Timeline) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------- shared helpers
+
+
+def _z3a(t: Timeline, e: Emitted) -> np.ndarray:
+    """Z3A codes of events: completed weeks by the clinician's dating on the event's day."""
+    weeks = coded_weeks(e.day, t.ep["lmp_day"][e.row], t.ep["dating_error_days"][e.row])
+    return code_of(weeks) if len(e.row) else np.array([], dtype=str)
 
 
 def _identifying(t: Timeline, e: Emitted) -> np.ndarray:

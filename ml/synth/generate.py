@@ -23,6 +23,7 @@ from pyspark.sql import types as T
 
 from ml.data import schema as S
 from ml.data import value_sets as V
+from ml.data.gestation import TERM_DAYS
 from ml.data.store import TableStore
 from ml.errors import DataError
 from ml.synth import params as P
@@ -153,33 +154,45 @@ def members_table(ep: DataFrame) -> DataFrame:
 
 
 def episodes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
-    """The episodes the plan knew of at the cut-off: identified by then; delivered, as far
-    as it knew, when the delivery's claim had arrived."""
-    delivered = F.col("delivery_recorded_day") <= F.lit(spec.end_day)
+    """The episodes the plan knew of at the cut-off: identified by then; delivered or lost,
+    as far as it knew, when that claim had arrived. The LMP is the episode algorithm's
+    estimate from the identifying claim's weeks of gestation (Z3A), not the true one."""
+    ended = F.col("end_recorded_day") <= F.lit(spec.end_day)
+    delivered = ended & ~F.col("lost")
+    lost = ended & F.col("lost")
     return _conform(
         ep.where(F.col("identified_day") <= F.lit(spec.end_day)).select(
             "episode_id",
             "member_id",
-            _date("lmp_day").alias("lmp_date"),
+            _date("lmp_estimate_day").alias("lmp_date"),
             _date("identified_day").alias("identified_date"),
-            _date(F.col("lmp_day") + 280).alias("expected_delivery_date"),
-            F.when(delivered, _date("delivery_day")).alias("delivery_date"),
-            F.when(delivered, _date("delivery_recorded_day")).alias("delivery_recorded_date"),
+            _date(F.col("lmp_estimate_day") + TERM_DAYS).alias("expected_delivery_date"),
+            F.when(delivered, _date("pregnancy_end_day")).alias("delivery_date"),
+            F.when(delivered, _date("end_recorded_day")).alias("delivery_recorded_date"),
             F.when(delivered, F.col("weeks")).alias("gestational_age_weeks"),
             F.when(delivered, F.col("twins").cast("int") + 1).alias("plurality"),
+            F.when(lost, F.col("loss_type")).alias("loss_type"),
+            F.when(lost, _date("pregnancy_end_day")).alias("loss_date"),
+            F.when(lost, _date("end_recorded_day")).alias("loss_recorded_date"),
         ),
         S.EPISODES,
     )
 
 
 def outcomes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
+    """Outcomes of deliveries whose window closed and whose claims were in by the cut-off."""
     coded = ~F.col("missed")
+    chronic = F.col("hypertension") & coded
     recorded = {
         "preterm_birth": F.col("preterm_true") & coded,
         "low_birthweight": F.col("lbw_true") & coded,
         "severe_maternal_morbidity": F.col("smm_true") & coded,
         "hypertensive_disorder": (F.col("hdp_true") & coded) | F.col("spurious_hdp"),
+        "chronic_hypertension": chronic,
+        # a spurious hypertensive code reads as gestational hypertension
+        "gestational_hypertension": (F.col("ghtn_true") & coded) | F.col("spurious_hdp"),
         "preeclampsia": F.col("preeclampsia_true") & coded,
+        "superimposed_preeclampsia": F.col("preeclampsia_true") & chronic,
         "gestational_diabetes": F.col("gdm_true"),
         "stillbirth": F.col("stillbirth_true") & coded,
         "nicu_admission": (F.col("nicu_true") & coded) | F.col("spurious_nicu"),
@@ -192,12 +205,12 @@ def outcomes_table(ep: DataFrame, spec: CohortSpec) -> DataFrame:
         | recorded["stillbirth"]
         | recorded["nicu_admission"]
     )
-    closed = ep.where(F.col("recorded_day") <= F.lit(spec.end_day))
+    closed = ep.where(~F.col("lost") & (F.col("recorded_day") <= F.lit(spec.end_day)))
     return _conform(
         closed.select(
             "episode_id",
             "member_id",
-            _date("delivery_day").alias("delivery_date"),
+            _date("pregnancy_end_day").alias("delivery_date"),
             _date("recorded_day").alias("recorded_date"),
             F.col("birthweight").alias("birthweight_grams"),
             *[value.alias(name) for name, value in recorded.items()],
@@ -235,6 +248,9 @@ def oracle_table(ep: DataFrame) -> DataFrame:
             F.col("prior_enrolled").alias("prior_enrollment"),
             F.col("preeclampsia_true").alias("preeclampsia"),
             F.col("gdm_true").alias("gestational_diabetes"),
+            _date("lmp_day").alias("true_lmp_date"),
+            _date("pregnancy_end_day").alias("pregnancy_end_date"),
+            F.when(F.col("lost"), F.col("loss_type")).otherwise(F.lit("delivery")).alias("pregnancy_end"),
         ),
         S.ORACLE,
     )

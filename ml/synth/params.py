@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from ml.data.labels import POSTPARTUM_WINDOW_DAYS
+
 ln = math.log
 
 # ---------------------------------------------------------------- population
@@ -114,6 +116,8 @@ PRIOR_GDM = (-3.0, {"cardio": 0.8})
 WEEK12_DAYS = 84  # end of the first trimester: event rates differ before and after it
 INTERPREGNANCY_MIN_DAYS = 120
 INTERPREGNANCY_MEAN_EXTRA_DAYS = 1500
+INTERPREGNANCY_AFTER_LOSS_MIN_DAYS = 60  # after a loss, a next pregnancy comes sooner
+INTERPREGNANCY_AFTER_LOSS_EXTRA_DAYS = 500
 MAX_EPISODES = 4
 
 # ---------------------------------------------------------------- per-pregnancy exposures
@@ -318,10 +322,12 @@ PRENATAL_START_TARGETS = {"first": 0.68, "second": 0.24, "third": 0.06, "none": 
 # 95% within three months, all but a handful within a year); pharmacy claims the same day
 # (10% the next); lab feeds 1-7 days; social-needs screenings 0-14 days.
 MEDICAL_LAG = {"floor": 2, "median": 21.0, "sigma": 0.85}
+# The tail: a share of medical claims is pended, denied and resubmitted, or adjusted, and
+# arrives months late (a month is treated as complete only after about 12 months).
+MEDICAL_LAG_TAIL = {"share": 0.03, "days": (60, 330), "max_days": 365}
 PHARMACY_NEXT_DAY = 0.1
 LAB_LAG_DAYS = (1, 7)
 SCREENING_LAG_DAYS = (0, 14)
-LAG_TARGETS = {"medical received within 15 days": (0.2, 0.45), "medical received within 90 days": (0.9, 0.99)}
 
 # Pregnancy complications are coded from their onset: gestational diabetes at the
 # glucose challenge of weeks 24-28 (to 30), gestational hypertension after week 20,
@@ -332,9 +338,57 @@ PREECLAMPSIA_LEAD_MEAN_DAYS = 21
 
 # ---------------------------------------------------------------- enrollment and claims timing
 
-PRIOR_ENROLLMENT = (ln(0.52 / 0.48), {"deprivation": 0.35, "continuous_coverage": 0.9, "later_episode": 0.6})
+PRIOR_ENROLLMENT = (ln(0.49 / 0.51), {"deprivation": 0.35, "continuous_coverage": 0.9, "later_episode": 0.6})
 CONTINUOUS_COVERAGE = ("2020-03-18", "2023-03-31")  # federal public health emergency
 POSTPARTUM_EXTENSION_FROM = "2022-04-01"  # 12 months postpartum coverage (ARPA option)
 POSTPARTUM_DAYS = (60, 365)  # before and after the extension
 CLAIMS_LAG_MEAN_DAYS = 35  # from the end of the outcome window to complete claims
-OUTCOME_WINDOW_DAYS = 42  # outcomes count to 42 days postpartum
+OUTCOME_WINDOW_DAYS = POSTPARTUM_WINDOW_DAYS
+
+# ---------------------------------------------------------------- pregnancy losses
+
+# Of the pregnancies a plan identifies, about 15-20% end without a delivery
+# (docs/published_rates.md): spontaneous losses (miscarriage, ~10-12% of clinically
+# recognised pregnancies, 80% in the first trimester), induced terminations that reach
+# Medicaid claims (covered with state funds in about a third of states) and ectopic
+# pregnancies (~1-2%). Each is drawn independently of the birth outcomes, so the outcome
+# rates among deliveries keep their calibration; age raises the spontaneous share.
+LOSS = {
+    # type: (base logit, {loading: coefficient}, {gestational week: share})
+    "spontaneous_loss": (
+        -2.12,
+        {"age35": 0.45, "age40": 0.55, "tobacco_use": 0.2, "prior_stillbirth": 0.3},
+        {
+            6: 0.12,
+            7: 0.16,
+            8: 0.16,
+            9: 0.14,
+            10: 0.12,
+            11: 0.1,
+            12: 0.06,
+            13: 0.04,
+            14: 0.03,
+            15: 0.03,
+            16: 0.02,
+            17: 0.01,
+        },
+    ),
+    "induced_loss": (
+        -2.95,
+        {"teen15_17": 0.4, "teen18_19": 0.3, "deprivation": 0.1},
+        {6: 0.2, 7: 0.22, 8: 0.18, 9: 0.13, 10: 0.09, 11: 0.06, 12: 0.05, 13: 0.03, 15: 0.02, 18: 0.02},
+    ),
+    "ectopic": (-4.6, {"tobacco_use": 0.4}, {6: 0.3, 7: 0.35, 8: 0.25, 9: 0.1}),
+}
+# Codes of each end (ICD-10-CM): spontaneous abortion, elective termination (encounter
+# code; O04 for its complications), ectopic pregnancy.
+LOSS_CODES = {"spontaneous_loss": "O039", "induced_loss": "Z332", "ectopic": "O009"}
+LOSS_TARGETS = {"spontaneous_loss": 0.11, "induced_loss": 0.05, "ectopic": 0.01}
+
+# ---------------------------------------------------------------- gestational age as coded
+
+# Gestational age reaches claims as Z3A codes (completed weeks) at prenatal visits and at the
+# end of the pregnancy. The clinician's dating (first-trimester ultrasound, or the LMP)
+# differs from the true LMP by an episode-level error; the plan's episode algorithm
+# (ml/data/gestation.py) estimates the LMP from the identifying claim's code.
+DATING_ERROR_SD_DAYS = 4.0

@@ -18,6 +18,7 @@ from datetime import date
 
 import numpy as np
 
+from ml.data.gestation import estimated_lmp
 from ml.synth import params as P
 from ml.synth.people import Arrays, CohortSpec, day_number, race_indicators
 from ml.synth.rng import Streams, linear, sigmoid
@@ -140,7 +141,9 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     # ---- outcomes, in causal order
     gdm = ~present["diabetes"] & (draw("gdm") < sigmoid(outcome_logit(P.GDM, ctx)))
     pe = draw("preeclampsia") < sigmoid(outcome_logit(P.PREECLAMPSIA, ctx, gdm=flag(gdm)))
-    ghtn = draw("ghtn") < sigmoid(outcome_logit(P.GESTATIONAL_HYPERTENSION, ctx))
+    # new hypertension after week 20 in a member without chronic hypertension (with it, a
+    # raised pressure is the chronic disease's)
+    ghtn = ~present["hypertension"] & (draw("ghtn") < sigmoid(outcome_logit(P.GESTATIONAL_HYPERTENSION, ctx)))
     sb = draw("stillbirth") < sigmoid(outcome_logit(P.STILLBIRTH, ctx, preeclampsia=flag(pe)))
     ptb = draw("preterm") < sigmoid(outcome_logit(P.PRETERM, ctx, preeclampsia=flag(pe), stillbirth=flag(sb)))
     very = ptb & (
@@ -185,28 +188,48 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     smm = draw("smm") < sigmoid(
         outcome_logit(P.SMM, ctx, preeclampsia=flag(pe), preterm=flag(ptb), stillbirth=flag(sb))
     )
-    hdp = present["hypertension"] | pe | ghtn
+    delivery = lmp + weeks * 7 + np.floor(draw("delivery_day") * 7).astype(np.int64)
+
+    # ---- pregnancies that end without a delivery: drawn apart from the birth outcomes
+    # above (their own streams), which then never happen
+    loss_type = pregnancy_loss(ctx, rng, key)
+    lost = loss_type != ""
+    loss_week = np.zeros(n, dtype=np.int64)
+    for name, (_, _, week_shares) in P.LOSS.items():
+        chosen = loss_type == name
+        loss_week[chosen] = _weeks(week_shares, rng, f"loss_week/{name}", *key)[chosen]
+    loss_day = lmp + loss_week * 7 + np.floor(draw("loss_day") * 7).astype(np.int64)
+    end = np.where(lost, np.minimum(loss_day, delivery - 1), delivery)
+    delivered = ~lost
+    gdm, pe, ghtn, sb, ptb, very, moderate, late, lbw, nicu, smm = (
+        x & delivered for x in (gdm, pe, ghtn, sb, ptb, very, moderate, late, lbw, nicu, smm)
+    )
+    hdp = (present["hypertension"] & delivered) | pe | ghtn
     composite = ptb | lbw | smm | hdp | sb | nicu
     missed = composite & (draw("false_negative") < P.FALSE_NEGATIVE)
-    spurious = ~composite & (draw("false_positive") < P.FALSE_POSITIVE)
+    spurious = delivered & ~composite & (draw("false_positive") < P.FALSE_POSITIVE)
     spurious_hdp = spurious & (draw("spurious_component") < 0.6)
-
-    delivery = lmp + weeks * 7 + np.floor(draw("delivery_day") * 7).astype(np.int64)
-    postpartum_end = delivery + np.where(delivery < POSTPARTUM_EXTENSION_DAY, *P.POSTPARTUM_DAYS)
+    postpartum_end = end + np.where(end < POSTPARTUM_EXTENSION_DAY, *P.POSTPARTUM_DAYS)
 
     # ---- when prenatal care starts, and when the plan learns of the pregnancy and its end
     first_visit = lmp + prenatal_start_day(inadequate, draw("prenatal_start"), draw("prenatal_start_day"))
-    first_visit = np.where((first_visit > lmp) & (first_visit < delivery), first_visit, -1)  # -1: none before delivery
-    delivery_recorded = delivery + 2 + medical_lag(rng, "delivery_claim_lag", *key)
+    first_visit = np.where((first_visit > lmp) & (first_visit < end), first_visit, -1)  # -1: none before the end
+    end_recorded = end + 2 + medical_lag(rng, "delivery_claim_lag", *key)
     first_claim = first_visit + medical_lag(rng, "identification_lag", *key)
-    # the first visit's claim, or at the latest (no visit, or that claim very late) the delivery's
-    identified = np.where(first_visit >= 0, np.minimum(first_claim, delivery_recorded), delivery_recorded)
-    to_delivery = delivery - lmp
-    gdm_diagnosed = np.minimum(lmp + _uniform_days(draw("gdm_diagnosis"), *P.GDM_DIAGNOSIS_DAYS), delivery - 1)
-    onset_from = np.minimum(lmp + P.HYPERTENSION_ONSET_FROM_DAY, delivery - 1)
-    ghtn_onset = onset_from + np.floor(np.sqrt(draw("ghtn_onset")) * (delivery - onset_from)).astype(np.int64)
+    # the first visit's claim, or at the latest (no visit, or that claim very late) the end's
+    identified = np.where(first_visit >= 0, np.minimum(first_claim, end_recorded), end_recorded)
+    identified_by_visit = (first_visit >= 0) & (first_claim <= end_recorded)
+    # the clinician's dating, as Z3A codes carry it, and the episode algorithm's estimate
+    # from the identifying claim's code (ml/data/gestation.py)
+    dating_error = np.round(P.DATING_ERROR_SD_DAYS * rng.normal("dating_error", *key)).astype(np.int64)
+    identifying_day = np.where(identified_by_visit, first_visit, end)
+    lmp_estimate = estimated_lmp(identifying_day, coded_weeks(identifying_day, lmp, dating_error))
+    to_end = end - lmp
+    gdm_diagnosed = np.minimum(lmp + _uniform_days(draw("gdm_diagnosis"), *P.GDM_DIAGNOSIS_DAYS), end - 1)
+    onset_from = np.minimum(lmp + P.HYPERTENSION_ONSET_FROM_DAY, end - 1)
+    ghtn_onset = onset_from + np.floor(np.sqrt(draw("ghtn_onset")) * (end - onset_from)).astype(np.int64)
     pe_lead = np.floor(-np.log(draw("preeclampsia_onset")) * P.PREECLAMPSIA_LEAD_MEAN_DAYS).astype(np.int64)
-    pe_onset = np.maximum(delivery - 1 - pe_lead, onset_from)
+    pe_onset = np.maximum(end - 1 - pe_lead, onset_from)
 
     # ---- enrollment before the pregnancy (claims are observed only while enrolled)
     coverage_end = state["coverage_end"]  # -1: none
@@ -226,8 +249,10 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
         [coverage_end + 1, lmp],
         lmp + (35 + draw("enrolment_delay") * 45).astype(np.int64),
     )
-    next_lmp = delivery + (
-        P.INTERPREGNANCY_MIN_DAYS - np.log(draw("interpregnancy")) * P.INTERPREGNANCY_MEAN_EXTRA_DAYS
+    next_lmp = end + np.where(
+        lost,
+        P.INTERPREGNANCY_AFTER_LOSS_MIN_DAYS - np.log(draw("interpregnancy")) * P.INTERPREGNANCY_AFTER_LOSS_EXTRA_DAYS,
+        P.INTERPREGNANCY_MIN_DAYS - np.log(draw("interpregnancy")) * P.INTERPREGNANCY_MEAN_EXTRA_DAYS,
     ).astype(np.int64)
 
     episode: Arrays = {
@@ -237,13 +262,17 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
         "first_visit_day": first_visit,
         "prenatal_start_week": np.where(first_visit >= 0, (first_visit - lmp) / 7.0, np.nan),
         "identified_day": identified,
-        "delivery_day": delivery,
-        "delivery_recorded_day": delivery_recorded,
-        "gestation_days": to_delivery,
+        "lmp_estimate_day": lmp_estimate,
+        "dating_error_days": dating_error,
+        "pregnancy_end_day": end,
+        "end_recorded_day": end_recorded,
+        "lost": lost,
+        "loss_type": loss_type,
+        "gestation_days": to_end,
         "gdm_diagnosed_day": gdm_diagnosed,
         "ghtn_onset_day": ghtn_onset,
         "preeclampsia_onset_day": pe_onset,
-        "weeks": weeks,
+        "weeks": np.where(lost, loss_week, weeks),
         "twins": twins,
         "age": age,
         **present,
@@ -276,10 +305,10 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
         "postpartum_end_day": postpartum_end,
         # complete once the window closed and its claims came in, never before the delivery's own claim
         "recorded_day": np.maximum(
-            delivery
+            end
             + P.OUTCOME_WINDOW_DAYS
             + np.floor(-np.log(draw("claims_lag")) * P.CLAIMS_LAG_MEAN_DAYS).astype(np.int64),
-            delivery_recorded + 1,
+            end_recorded + 1,
         ),
         "prior_enrolled": prior_enrolled,
         "has_pre_span": prior_enrolled & ~continuous & (pre_start < lmp),
@@ -293,14 +322,30 @@ def episode_step(person: Arrays, k: int, state: Arrays, rng: Streams, spec: Coho
     new_state: Arrays = {
         "next_lmp": next_lmp,
         "coverage_end": postpartum_end,
-        "parity": state["parity"] + 1,
+        "parity": state["parity"] + delivered,  # births at 20 weeks or later
         "prior_preterm": state["prior_preterm"] | ptb,
         "prior_preeclampsia": state["prior_preeclampsia"] | pe,
         "prior_stillbirth": state["prior_stillbirth"] | sb,
         "prior_gdm": state["prior_gdm"] | gdm,
-        "prior_delivery": delivery,
+        "prior_delivery": np.where(delivered, end, state["prior_delivery"]),
     }
     return episode, new_state
+
+
+def pregnancy_loss(ctx: Arrays, rng: Streams, key: tuple) -> np.ndarray:
+    """How each pregnancy ends without a delivery ("" when it is delivered): an ectopic
+    pregnancy first, then a spontaneous loss, then an induced one, each its own draw."""
+    n = len(ctx["age"])
+    out = np.full(n, "", dtype=object)
+    for name, (base, loadings, _) in sorted(P.LOSS.items(), key=lambda item: item[0] != "ectopic"):
+        happens = (out == "") & (rng.uniform(f"loss/{name}", *key) < sigmoid(linear(base, loadings, ctx)))
+        out[happens] = name
+    return out.astype(str)
+
+
+def coded_weeks(day: np.ndarray, lmp: np.ndarray, dating_error: np.ndarray) -> np.ndarray:
+    """Completed weeks a claim on `day` codes (Z3A), by the clinician's dating."""
+    return np.maximum((day - lmp + dating_error) // 7, 0)
 
 
 def _uniform_days(u: np.ndarray, low: int, high: int) -> np.ndarray:
@@ -322,9 +367,14 @@ def prenatal_start_day(inadequate: np.ndarray, u_category: np.ndarray, u_day: np
 
 
 def medical_lag(rng: Streams, stream: str, *keys) -> np.ndarray:
-    """Days from service to the plan receiving a medical claim (params.MEDICAL_LAG)."""
-    lag = P.MEDICAL_LAG
-    return lag["floor"] + np.round(lag["median"] * np.exp(lag["sigma"] * rng.normal(stream, *keys))).astype(np.int64)
+    """Days from service to the plan receiving a medical claim (params.MEDICAL_LAG, with a
+    tail of pended and resubmitted claims: params.MEDICAL_LAG_TAIL)."""
+    lag, tail = P.MEDICAL_LAG, P.MEDICAL_LAG_TAIL
+    days = lag["floor"] + np.round(lag["median"] * np.exp(lag["sigma"] * rng.normal(stream, *keys))).astype(np.int64)
+    low, high = tail["days"]
+    late = rng.uniform(f"{stream}/tail", *keys) < tail["share"]
+    days = days + np.where(late, low + np.floor(rng.uniform(f"{stream}/tail_days", *keys) * (high - low)), 0)
+    return np.minimum(days, tail["max_days"]).astype(np.int64)
 
 
 def episodes(person: Arrays, rng: Streams, spec: CohortSpec) -> Arrays:

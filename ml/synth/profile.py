@@ -19,7 +19,8 @@ from ml.data.store import TableStore
 from ml.evaluation.metrics import classification_metrics
 from ml.synth.targets import BASE_RATES, EFFECTS, OFF, TIMING, effect_interval, proportion_interval, verdict
 
-OUTCOMES = OUTCOME_COLUMNS
+# chronic hypertension as an exposure (and its base rate) is the generator's truth, not the coded outcome
+OUTCOMES = tuple(c for c in OUTCOME_COLUMNS if c != "chronic_hypertension")
 
 
 def _exposures() -> dict[str, Column]:
@@ -72,9 +73,11 @@ def profile(store: TableStore) -> dict[str, Any]:
 
 
 def timing(store: TableStore) -> dict[str, dict[str, float]]:
-    """When care starts (trimester of the first prenatal visit) and how late claims arrive,
-    next to their targets (ml/synth/targets.py: TIMING)."""
-    start = store.require(S.ORACLE.name).select("prenatal_care_start_week")
+    """When care starts (trimester of the first prenatal visit, among births), how late
+    claims arrive, how many pregnancies end in a loss and how close the episode algorithm's
+    LMP is to the true one, next to their targets (ml/synth/targets.py: TIMING)."""
+    births = store.require(S.ORACLE.name).where(F.col("pregnancy_end") == "delivery")
+    start = births.select("prenatal_care_start_week")
     week = F.col("prenatal_care_start_week")
     shares = start.agg(
         F.count("*").alias("rows"),
@@ -102,17 +105,42 @@ def timing(store: TableStore) -> dict[str, dict[str, float]]:
         row = row.first()
         return [(row[f"d{d}"], row["rows"]) for d in days]
 
-    within_15, within_90 = lag_shares(S.DIAGNOSES.name, "service_date", 15, 90)
+    within_15, within_90, within_365 = lag_shares(S.DIAGNOSES.name, "service_date", 15, 90, 365)
     (same_day,) = lag_shares(S.PHARMACY_FILLS.name, "fill_date", 0)
     (labs_7,) = lag_shares(S.LAB_RESULTS.name, "order_date", 7)
     lags = {
         "medical claims received within 15 days": within_15,
         "medical claims received within 90 days": within_90,
+        "medical claims received within 365 days": within_365,
         "pharmacy claims received the same day": same_day,
         "lab results received within 7 days": labs_7,
     }
     observed |= {name: share for name, (share, _) in lags.items()}
     rows |= {name: n for name, (_, n) in lags.items()}
+    # losses and the LMP estimate: episodes the plan identified, against the generator's truth
+    ends = (
+        store.require(S.EPISODES.name)
+        .select("episode_id", "lmp_date")
+        .join(store.require(S.ORACLE.name).select("episode_id", "pregnancy_end", "true_lmp_date"), "episode_id")
+        .agg(
+            F.count("*").alias("rows"),
+            F.avg((F.col("pregnancy_end") != "delivery").cast("double")).alias("loss"),
+            *[
+                F.avg((F.col("pregnancy_end") == kind).cast("double")).alias(kind)
+                for kind in ("spontaneous_loss", "induced_loss", "ectopic")
+            ],
+            F.avg((F.abs(F.datediff("lmp_date", "true_lmp_date")) <= 7).cast("double")).alias("dating"),
+        )
+        .first()
+    )
+    for name, column in {
+        "pregnancies ending in a loss": "loss",
+        "spontaneous losses": "spontaneous_loss",
+        "induced losses": "induced_loss",
+        "ectopic pregnancies": "ectopic",
+        "estimated LMP within 7 days of the true LMP": "dating",
+    }.items():
+        observed[name], rows[name] = ends[column], ends["rows"]
     identified = store.require(S.EPISODES.name).select((F.datediff("identified_date", "lmp_date") / 7.0).alias("weeks"))
     median = identified.agg(F.percentile("weeks", 0.5)).first()[0]
     result = {}

@@ -91,8 +91,18 @@ TIMING: dict[str, Rate] = {
     # "well under half of a month's claims processed within that month; most within three months"
     "medical claims received within 15 days": Rate(0.30, 0.20, 0.45),
     "medical claims received within 90 days": Rate(0.95, 0.90, 0.99),
+    "medical claims received within 365 days": Rate(0.995, 0.99, 1.0),
     "pharmacy claims received the same day": Rate(0.90, 0.85, 0.95),
     "lab results received within 7 days": Rate(1.0, 0.95, 1.0),
+    # Of identified pregnancies (ACOG Practice Bulletin 200; claims-based episode studies):
+    # about a sixth end without a delivery
+    "pregnancies ending in a loss": Rate(0.17, 0.15, 0.20),
+    "spontaneous losses": Rate(0.11, 0.09, 0.13),
+    "induced losses": Rate(0.05, 0.03, 0.07),
+    "ectopic pregnancies": Rate(0.01, 0.005, 0.02),
+    # The episode algorithm's LMP from Z3A codes against the true one (first-trimester
+    # ultrasound dating: within about a week)
+    "estimated LMP within 7 days of the true LMP": Rate(0.90, 0.85, 0.97),
 }
 
 

@@ -21,15 +21,16 @@ from ml.data.store import table_store
 from ml.evaluation.landmarks import flat, landmark_metrics
 from ml.evaluation.metrics import classification_metrics
 from ml.features.definitions import descriptions
+from ml.features.training_set import Periods
 from ml.features.training_set import build as build_training_set
 from ml.registry import client as registry
 from ml.runtime.provenance import git_commit
 from ml.runtime.spark import get_spark
 from ml.runtime.tracking import configure_mlflow
 from ml.runtime.verbosity import verbose
-from ml.training import estimator, report
+from ml.training import estimator, recalibration, report
 from ml.training.prepare import PreparedData, prepare
-from ml.training.scorer import RiskScorer
+from ml.training.scorer import LANDMARK, RiskScorer, ScoreReference
 from ml.training.search import search
 from ml.training.space import check_sampleable, to_hyperopt
 
@@ -48,7 +49,10 @@ def log(message: str) -> None:
 
 def signature(features: list[str]) -> ModelSignature:
     """Built from the feature list, not from member rows: no input example is logged."""
-    inputs = Schema([ColSpec("double", name, required=False) for name in features])
+    inputs = Schema(
+        [ColSpec("double", name, required=False) for name in features]
+        + [ColSpec("string", LANDMARK, required=False)]  # recalibrated by landmark when given
+    )
     return ModelSignature(inputs=inputs, outputs=Schema([ColSpec("double", "risk_score")]))
 
 
@@ -61,7 +65,10 @@ def run(settings: Settings, job_run_id: str = "", as_of: date | None = None) -> 
     sources = table_store(spark, settings.environment.source_schema)
     store = table_store(spark, settings.namespace)
 
-    log(f"building the landmark training set from {store.namespace} as known on {as_of}")
+    log(
+        f"building the landmark training set from {store.namespace} as known on {as_of}: "
+        + Periods.of(settings, as_of).describe()
+    )
     data = prepare(settings, build_training_set(settings, sources, store, as_of), estimator.num_workers(spark))
     log(
         "landmark rows per split: "
@@ -114,20 +121,31 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, as_of: date)
         mlflow.log_params({f"best_{k}": v for k, v in best.params.items()} | {"trials_run": len(result.trials)})
         mlflow.log_metric("best_val_" + config.primary_metric, best.metrics[config.primary_metric])
 
-        log("refitting the best parameters on train + validation; scoring the test split")
+        log("refitting the best parameters on train + validation; recalibrating on the newest months")
         refit_rows = data.frames["train"].unionByName(data.frames["validation"])
         booster = estimator.fit(refit_rows, best.params, data.columns, config.seed)
+        calibration_rows = estimator.scored(booster, data.frames["calibration"])
+        recalibrated = recalibration.fit(
+            calibration_rows["score"].to_numpy(), calibration_rows["label"].to_numpy(), calibration_rows["landmark"]
+        )
+        mlflow.log_params(recalibrated.params() | {"recalibration_rows": recalibrated.rows})
+        log(
+            f"recalibration on {recalibrated.rows:,} rows: slope {recalibrated.slope:.3f}, intercepts "
+            + ", ".join(f"{k} {v:+.3f}" for k, v in recalibrated.intercepts.items())
+        )
         test = estimator.scored(booster, data.frames["test"])
+        test["raw_score"] = test["score"]
+        test["score"] = recalibrated.apply(test["raw_score"].to_numpy(), test["landmark"].to_numpy())
         metrics = classification_metrics(test["label"].to_numpy(), test["score"].to_numpy())
         mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-        per_landmark = landmark_metrics(
-            test, settings.project.inference.outreach_cutoff, [lm.name for lm in settings.project.landmarks]
-        )
+        capacity = settings.project.inference.capacity_share
+        per_landmark = landmark_metrics(test, capacity, [lm.name for lm in settings.project.landmarks])
         mlflow.log_metrics(flat(per_landmark, "test_"))
         for landmark, values in per_landmark.items():
             log(
-                f"test {landmark}: AUROC {values.get('auroc', float('nan')):.3f}, "
-                f"PPV at the outreach cut-off {values.get('ppv', float('nan')):.3f} "
+                f"holdout {landmark}: AUROC {values.get('auroc', float('nan')):.3f}, "
+                f"PPV at capacity (top {capacity:.0%}) {values.get('ppv', float('nan')):.3f}, "
+                f"calibration intercept {values.get('calibration_intercept', float('nan')):+.3f} "
                 f"({values['rows']:,.0f} rows)"
             )
 
@@ -145,7 +163,8 @@ def _train(settings: Settings, data: PreparedData, job_run_id: str, as_of: date)
                 per_landmark,
             )
             mlflow.log_artifacts(str(folder / "report"), "report")
-            artifacts = RiskScorer(booster, data.imputation).save(folder / "model_files")
+            scorer = RiskScorer(booster, data.imputation, recalibrated, ScoreReference.of(test["score"].to_numpy()))
+            artifacts = scorer.save(folder / "model_files")
             with warnings.catch_warnings():
                 # No input example on purpose: it would be member rows. The signature stands in.
                 warnings.filterwarnings("ignore", message=".*An input example was not provided")

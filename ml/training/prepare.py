@@ -69,8 +69,8 @@ def check_counts(label: str, counts: dict[str, int], positives: dict[str, int]) 
     total, pos = sum(counts.values()), sum(positives.values())
     if total == 0:
         raise DataError(
-            "the training set is empty: no episode with a recorded outcome reached a landmark (run the "
-            "feature job and check the outcomes and episodes tables)"
+            "the training set is empty: no censoring-safe episode with a recorded outcome reached a landmark "
+            "(run the feature job; check the outcomes and episodes tables and training.censoring_margin_days)"
         )
     if pos in (0, total):
         raise DataError(
@@ -79,17 +79,20 @@ def check_counts(label: str, counts: dict[str, int], positives: dict[str, int]) 
         )
     if total < len(SPLITS):
         raise DataError(f"{total:,} landmark rows are fewer than the {len(SPLITS)} splits {', '.join(SPLITS)}")
+    why = {
+        "train": "too few members or months before the holdout for training.split_config",
+        "validation": "too few members or months before the holdout for training.split_config",
+        "calibration": "no censoring-safe pregnancy of the newest months among validation members "
+        "(validation.holdout_months, training.censoring_margin_days)",
+        "test": "no censoring-safe pregnancy of the newest months among test members "
+        "(validation.holdout_months, training.censoring_margin_days)",
+    }
     for split in SPLITS:
         n, p = counts[split], positives[split]
         if n == 0:
-            raise DataError(
-                f"split '{split}' is empty ({total:,} landmark rows): too few members for training.split_config"
-            )
+            raise DataError(f"split '{split}' is empty ({total:,} landmark rows): {why[split]}")
         if p in (0, n):
-            raise DataError(
-                f"split '{split}' has a single class in its {n:,} landmark rows: "
-                "too few members for training.split_config"
-            )
+            raise DataError(f"split '{split}' has a single class in its {n:,} landmark rows: {why[split]}")
 
 
 def prepare(settings: Settings, training: TrainingSet, workers: int) -> PreparedData:

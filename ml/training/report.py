@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 import yaml
-from sklearn.calibration import calibration_curve
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 from ml.config.loader import Settings
+from ml.evaluation.metrics import calibration_error, smoothed_calibration
 from ml.evaluation.subgroups import subgroup_metrics
 from ml.monitoring.drift import reference
 
@@ -56,12 +56,14 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
     paths = []
     fpr, tpr, _ = roc_curve(labels, scores)
     precision, recall, _ = precision_recall_curve(labels, scores)
-    observed, predicted = calibration_curve(labels, scores, n_bins=10, strategy="quantile")
+    grid = np.quantile(scores, np.linspace(0.01, 0.99, 50))
+    observed, predicted = smoothed_calibration(labels, scores, at=grid), grid
+    error = calibration_error(labels, scores)
     titles = {
         "roc_curve.png": f"ROC curve, AUROC {roc_auc_score(labels, scores):.3f}",
         "precision_recall_curve.png": f"Precision-recall curve, AUPRC {average_precision_score(labels, scores):.3f}"
         f" (prevalence {labels.mean():.3f})",
-        "calibration_curve.png": "Calibration (deciles of predicted risk)",
+        "calibration_curve.png": f"Calibration (smoothed), ICI {error['ici']:.3f}, E90 {error['e90']:.3f}",
     }
     for name, (x, y, xlabel, ylabel, diagonal) in {
         "roc_curve.png": (fpr, tpr, "false positive rate", "true positive rate", True),
@@ -69,12 +71,12 @@ def _curves_png(labels: np.ndarray, scores: np.ndarray, folder: Path) -> list[Pa
         "calibration_curve.png": (predicted, observed, "mean predicted risk", "observed rate", True),
     }.items():
         fig, ax = plt.subplots(figsize=(5, 5))
-        ax.plot(x, y, marker="o" if name.startswith("calibration") else None, color="#3b6ea5")
+        ax.plot(x, y, color="#3b6ea5")
         if diagonal:
             ax.plot([0, 1], [0, 1], linestyle="--", color="grey")
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
-        ax.set_title(titles[name] + "\n(test split)", fontsize=10)
+        ax.set_title(titles[name] + "\n(holdout: the newest censoring-safe months)", fontsize=10)
         fig.tight_layout()
         fig.savefig(folder / name, dpi=110)
         plt.close(fig)
@@ -124,7 +126,7 @@ def write_report(
     _curves_png(test["label"].to_numpy(), test["score"].to_numpy(), folder)
     validation = settings.project.validation
     groups = subgroup_metrics(
-        test, list(validation.subgroups), validation.min_subgroup_episodes, settings.project.inference.outreach_cutoff
+        test, list(validation.subgroups), validation.min_subgroup_episodes, settings.project.inference.capacity_share
     )
     groups.to_csv(folder / "subgroup_metrics.csv", index=False)
     (folder / "landmark_metrics.json").write_text(json.dumps(per_landmark or {}, indent=1))

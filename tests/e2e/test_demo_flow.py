@@ -40,11 +40,19 @@ def test_the_demo_flow_through_the_runner(spark, demo_flow, dev_configs, hrob_ho
     landmarks = [lm.name for lm in settings.project.landmarks]
     assert list(saved["landmarks"]) == landmarks, "per-landmark test metrics of the champion's run"
     for metrics in saved["landmarks"].values():
-        assert {"auroc", "auprc", "calibration_slope", "flagged_share", "sensitivity", "rows"} <= set(metrics)
-        assert ("ppv" in metrics) == (metrics["flagged_share"] > 0), "PPV exactly where someone is flagged"
+        assert {"auroc", "auprc", "calibration_slope", "calibration_intercept", "ici", "ppv", "sensitivity"} <= set(
+            metrics
+        )
+        assert metrics["flagged"] >= 1 and metrics["rows"] > 0, "PPV and sensitivity at capacity"
     assert sum(saved["scored_by_landmark"].values()) == saved["rows_scored"]
-    assert 0 <= saved["outreach_share_already_coded"] <= 1
-    assert set(saved["seconds"]) == {"cohort", "features", "training", "inference", "monitoring", "total"}
+    # the lists hold pregnancies still under way, at a landmark reached this week, checked
+    # against the generator's truth; the next morning (steady state) too
+    for truth in (saved["outreach_list"], saved["next_day"]["outreach_list"]):
+        assert truth["rows"] > 0 and truth["past_expected_delivery"] == 0
+        assert truth["max_days_since_landmark"] <= settings.project.inference.max_landmark_age_days
+        assert 0 <= truth["share_already_carrying"] <= 0.25, "a handful of rows on this small cohort"
+    assert saved["next_day"]["rows_scored"] > 0
+    assert set(saved["seconds"]) == {"cohort", "features", "training", "inference", "monitoring", "next_day", "total"}
     # the monitoring job as synthesized: its condition read the monitor's value; unless a
     # threshold was crossed, the run-job task that starts training was excluded
     assert saved["monitoring"]["monitor"] == saved["monitoring"]["threshold_crossed"] == "succeeded"
@@ -64,7 +72,7 @@ def test_the_demo_flow_through_the_runner(spark, demo_flow, dev_configs, hrob_ho
     outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == day).toPandas()
     ranked = outreach[outreach["section"] == "ranked"]
     assert len(ranked) == saved["outreach_members"]
-    assert len(outreach) - len(ranked) == saved["outreach_already_diagnosed"]
+    assert len(outreach) - len(ranked) == saved["outreach_already_known"]
     assert set(outreach["listing"]) <= {"new"}, "a first scoring run lists everyone for the first time"
     joined = outreach.merge(predictions, on=["episode_id", "member_id"], suffixes=("", "_p"))
     assert len(joined) == len(outreach), "every outreach row is a prediction"
@@ -106,7 +114,8 @@ def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypa
 
     listed = pd.read_csv(saved["files"]["outreach_csv"])
     assert list(listed.columns[: len(LEADING)]) == LEADING
-    assert len(listed) == saved["outreach_members"] + saved["outreach_already_diagnosed"]
+    assert len(listed) == saved["outreach_members"] + saved["outreach_already_known"]
+    assert list(listed["outreach_rank"]) == list(range(1, len(listed) + 1)), "one rank sequence"
     assert (listed["section"] == "ranked").sum() == saved["outreach_members"]
 
     def hrob(*args: str) -> tuple[int, str, str]:
@@ -132,7 +141,7 @@ def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypa
         "path": str(listed_csv),
         "rows": len(listed),
         "ranked": saved["outreach_members"],
-        "already_diagnosed": saved["outreach_already_diagnosed"],
+        "already_known": saved["outreach_already_known"],
     }
     assert listed_csv.read_text() == Path(saved["files"]["outreach_csv"]).read_text()
     code, _, err = hrob("outreach", "export", "--env", "dev", "--date", "2020-01-01")

@@ -75,7 +75,7 @@ def test_a_stale_snapshot_or_one_from_before_the_pregnancy_is_never_used(spark):
     assert got[3] == (3.0, date(2024, 3, 9), None)
 
 
-def test_landmarks_are_reached_after_identification_and_before_delivery(spark):
+def test_landmarks_are_reached_after_identification_and_before_the_end(spark):
     from ml.config.models import Landmark
     from ml.features.landmarks import landmark_rows, newest_reached
 
@@ -83,12 +83,13 @@ def test_landmarks_are_reached_after_identification_and_before_delivery(spark):
     lmp = date(2024, 1, 1)  # week 12: 2024-03-25; week 28: 2024-07-15
     episodes = spark.createDataFrame(
         [
-            (1, 10, lmp, date(2024, 2, 20), None),  # identified at week 7, still pregnant
-            (2, 20, lmp, date(2024, 4, 1), None),  # identified after week 12: no week_12 row
-            (3, 30, lmp, date(2024, 2, 20), date(2024, 6, 1)),  # delivered before week 28
-            (4, 40, lmp, date(2024, 6, 2), date(2024, 6, 1)),  # identified only from the delivery claim
+            (1, 10, lmp, date(2024, 2, 20), None, None),  # identified at week 7, still pregnant
+            (2, 20, lmp, date(2024, 4, 1), None, None),  # identified after week 12: no week_12 row
+            (3, 30, lmp, date(2024, 2, 20), date(2024, 6, 1), None),  # delivered before week 28
+            (4, 40, lmp, date(2024, 6, 2), date(2024, 6, 1), None),  # identified only from the delivery claim
+            (5, 50, lmp, date(2024, 2, 20), None, date(2024, 3, 20)),  # lost at week 11: identification only
         ],
-        "episode_id long, member_id long, lmp_date date, identified_date date, delivery_date date",
+        "episode_id long, member_id long, lmp_date date, identified_date date, delivery_date date, loss_date date",
     )
     rows = landmark_rows(episodes, landmarks).collect()
     reached = {(r.episode_id, r.landmark): r.landmark_date for r in rows}
@@ -100,37 +101,122 @@ def test_landmarks_are_reached_after_identification_and_before_delivery(spark):
         (2, "week_28"): date(2024, 7, 15),
         (3, "identification"): date(2024, 2, 21),
         (3, "week_12"): date(2024, 3, 25),
+        (5, "identification"): date(2024, 2, 21),
     }
     newest = {r.episode_id: r.landmark for r in newest_reached(episodes, landmarks, date(2024, 5, 1)).collect()}
-    assert newest == {1: "week_12", 2: "identification", 3: "week_12"}
+    assert newest == {1: "week_12", 2: "identification", 3: "week_12", 5: "identification"}
 
 
-def test_the_label_at_a_landmark_counts_only_what_is_not_yet_diagnosed(spark):
-    from ml.features.landmarks import label_at_landmark, with_known_diagnoses
+LMP = date(2024, 1, 1)  # week 20: 2024-05-20
+PARTS = (
+    "chronic_hypertension",
+    "gestational_hypertension",
+    "preeclampsia",
+    "superimposed_preeclampsia",
+    "gestational_diabetes",
+    "preterm_birth",
+)
 
+
+def _labelled_at(spark, cases, diagnoses=(), fills=(), labs=()):
+    """{member: (label at a week-28 landmark, known flags)} for members with one pregnancy
+    (LMP 2024-01-01) whose recorded outcome sets the named PARTS."""
+    from ml.features.landmarks import KNOWN_FLAGS, label_at_landmark, with_known
+
+    landmark = date(2024, 7, 15)
     rows = spark.createDataFrame(
-        [
-            # member, landmark date, hypertensive disorder, preterm, other components false
-            (1, date(2024, 5, 1), True, False),  # hypertension coded and received before: not news
-            (2, date(2024, 5, 1), True, False),  # coded before, received after the landmark: news
-            (3, date(2024, 5, 1), True, True),  # known hypertension, but a preterm birth: positive
-            (4, date(2024, 5, 1), True, False),  # hypertension coded three years earlier only: news
-        ],
-        "member_id long, landmark_date date, hypertensive_disorder boolean, preterm_birth boolean",
+        [(m, LMP, landmark, *[p in parts for p in PARTS]) for m, parts in cases.items()],
+        "member_id long, lmp_date date, landmark_date date, " + ", ".join(f"{p} boolean" for p in PARTS),
     )
     for column in ("low_birthweight", "severe_maternal_morbidity", "stillbirth", "nicu_admission"):
         rows = rows.withColumn(column, F.lit(False))
-    diagnoses = spark.createDataFrame(
-        [
-            (1, date(2024, 4, 1), date(2024, 4, 20), "O139"),
-            (2, date(2024, 4, 1), date(2024, 5, 2), "O139"),
-            (3, date(2023, 12, 1), date(2023, 12, 20), "I10"),
-            (4, date(2021, 1, 1), date(2021, 1, 20), "I10"),
-        ],
-        "member_id long, service_date date, received_date date, icd10_code string",
+    rows = rows.withColumn(
+        "hypertensive_disorder",
+        F.col("chronic_hypertension") | F.col("gestational_hypertension") | F.col("preeclampsia"),
     )
-    labelled = with_known_diagnoses(rows, diagnoses).select("member_id", label_at_landmark("high_risk").alias("y"))
-    assert {r.member_id: r.y for r in labelled.collect()} == {1: 0.0, 2: 1.0, 3: 1.0, 4: 1.0}
+    dx = spark.createDataFrame(
+        list(diagnoses), "member_id long, service_date date, received_date date, icd10_code string"
+    )
+    rx = spark.createDataFrame(list(fills), "member_id long, fill_date date, received_date date, drug_class string")
+    lab = spark.createDataFrame(
+        list(labs), "member_id long, order_date date, received_date date, test_code string, result_value double"
+    )
+    known = with_known(rows, dx, rx, lab, evidence=True).select(
+        "member_id",
+        label_at_landmark("high_risk").alias("y"),
+        label_at_landmark("gestational_diabetes").alias("gdm"),
+        *KNOWN_FLAGS,
+        "known_evidence",
+    )
+    return {r.member_id: r for r in known.collect()}
+
+
+def test_an_earlier_pregnancys_hypertensive_code_never_makes_this_ones_onset_known(spark):
+    """The biostatistician's case: preeclampsia coded in the previous pregnancy (O14, 2022)
+    and gestational hypertension (O13) coded before this LMP: this pregnancy's new
+    preeclampsia is news. A code dated in this pregnancy, received before the landmark, is
+    not; one received after it still is."""
+    got = _labelled_at(
+        spark,
+        {1: {"preeclampsia"}, 2: {"gestational_hypertension"}, 3: {"preeclampsia"}, 4: {"preeclampsia"}},
+        diagnoses=[
+            (1, date(2022, 5, 1), date(2022, 5, 20), "O1490"),  # an earlier pregnancy
+            (1, date(2023, 11, 1), date(2023, 11, 20), "O139"),  # before this LMP
+            (2, date(2024, 6, 1), date(2024, 6, 20), "O139"),  # this pregnancy, received before
+            (3, date(2024, 7, 1), date(2024, 7, 20), "O1490"),  # this pregnancy, received after
+            (4, date(2024, 6, 1), date(2024, 6, 20), "I10"),  # chronic, not this pregnancy's onset
+        ],
+    )
+    assert {m: r.y for m, r in got.items()} == {1: 1.0, 2: 0.0, 3: 1.0, 4: 1.0}
+    assert got[2].known_pregnancy_hypertension == 1 and "diagnosis O139 (2024-06-01)" in got[2].known_evidence
+    assert got[1].known_pregnancy_hypertension == 0 and got[1].known_evidence is None
+
+
+def test_superimposed_preeclampsia_counts_though_the_chronic_hypertension_was_known(spark):
+    got = _labelled_at(
+        spark,
+        {1: {"chronic_hypertension", "preeclampsia", "superimposed_preeclampsia"}, 2: {"chronic_hypertension"}},
+        diagnoses=[(m, date(2023, 6, 1), date(2023, 6, 20), "I10") for m in (1, 2)],
+        # the chronic disease's pressures and fills are not evidence of a new onset
+        fills=[(1, date(2024, 6, 1), date(2024, 6, 1), "antihypertensive")],
+        labs=[(1, date(2024, 6, 3), date(2024, 6, 5), "systolic_bp", 150.0)],
+    )
+    assert got[1].y == 1.0 and got[1].known_chronic_hypertension == 1 and got[1].known_pregnancy_hypertension == 0
+    assert got[2].y == 0.0, "chronic hypertension known at the landmark is no news"
+    assert got[1].known_evidence == "chronic hypertension: diagnosis I10 (2023-06-01)"
+
+
+def test_known_reads_every_channel_the_plan_had(spark):
+    """Work-up after week 20 (a raised pressure, an antihypertensive, proteinuria), an
+    antihypertensive before the pregnancy, a raised glucose challenge: each makes its part
+    known, received before the landmark only."""
+    got = _labelled_at(
+        spark,
+        {
+            1: {"gestational_hypertension"},
+            2: {"preeclampsia"},
+            3: {"preeclampsia"},
+            4: {"chronic_hypertension"},
+            5: {"gestational_diabetes"},
+            6: {"gestational_hypertension"},
+            7: {"gestational_hypertension"},
+        },
+        fills=[
+            (2, date(2024, 6, 1), date(2024, 6, 1), "antihypertensive"),  # after week 20
+            (4, date(2023, 9, 1), date(2023, 9, 1), "antihypertensive"),  # before the pregnancy
+            (7, date(2024, 3, 1), date(2024, 3, 1), "antihypertensive"),  # before week 20: chronic
+        ],
+        labs=[
+            (1, date(2024, 6, 3), date(2024, 6, 5), "systolic_bp", 146.0),
+            (3, date(2024, 6, 3), date(2024, 6, 5), "urine_protein_ratio", 0.45),
+            (5, date(2024, 6, 10), date(2024, 6, 12), "glucose_challenge", 162.0),
+            (6, date(2024, 6, 3), date(2024, 7, 20), "systolic_bp", 150.0),  # received after the landmark
+        ],
+    )
+    assert {m: r.y for m, r in got.items()} == {1: 0.0, 2: 0.0, 3: 0.0, 4: 0.0, 5: 0.0, 6: 1.0, 7: 1.0}
+    assert got[7].known_chronic_hypertension == 1, "an antihypertensive before week 20 is chronic hypertension's"
+    assert got[5].gdm == 0.0 and got[5].known_gdm == 1
+    assert got[1].known_evidence == "hypertension of pregnancy: systolic pressure 146 mmHg after week 20 (2024-06-03)"
 
 
 # ---------------------------------------------------------------- the feature job on a cohort
@@ -150,7 +236,7 @@ def test_one_row_per_member_and_as_of_and_every_landmark_snapshotted(spark, coho
     from ml.features.landmarks import landmark_rows
 
     store, result = features_written
-    table = store.read(outputs.FEATURES)
+    table = store.read(outputs.FEATURES).where(F.col("as_of") <= F.lit(AS_OF))  # the demo's next morning added one day
     assert table.count() == table.select("member_id", "as_of").distinct().count() == result["feature_rows"]
     sources = table_store(spark, cohort_settings.environment.source_schema)
     reached = landmark_rows(sources.read("episodes"), cohort_settings.project.landmarks).where(
@@ -336,9 +422,15 @@ def test_training_set_applies_selection(spark, cohort_settings, training_set):
     labelled = sources.read("outcomes").where(F.col("recorded_date") < F.lit(AS_OF)).select("episode_id")
     assert frame.select("episode_id").distinct().subtract(labelled).count() == 0, "labels as known on the as-of date"
     assert frame.where(F.col("landmark_date") >= F.lit(AS_OF)).count() == 0
-    members = frame.groupBy("member_id").agg(F.countDistinct("split").alias("splits"))
-    assert members.where("splits > 1").count() == 0, "a member in two splits"
-    assert {r.split for r in frame.select("split").distinct().collect()} == {"train", "validation", "test"}
+    member_part = F.when(F.col("split") == "calibration", "validation").otherwise(F.col("split"))
+    members = frame.groupBy("member_id").agg(F.countDistinct(member_part).alias("parts"))
+    assert members.where("parts > 1").count() == 0, "a member in two member parts"
+    assert {r.split for r in frame.select("split").distinct().collect()} == {
+        "train",
+        "validation",
+        "calibration",
+        "test",
+    }
     assert frame.where(F.col("feature_as_of") > F.col("landmark_date")).count() == 0
     age = F.datediff("landmark_date", "feature_as_of")
     assert frame.where(age > cohort_settings.project.features.max_snapshot_age_days).count() == 0
@@ -346,6 +438,36 @@ def test_training_set_applies_selection(spark, cohort_settings, training_set):
         lm.name for lm in cohort_settings.project.landmarks
     }
     frame.unpersist()
+
+
+def test_an_episode_whose_window_may_still_be_open_is_in_no_set_and_the_holdout_is_later(
+    spark, cohort_settings, training_set
+):
+    """Censoring-safe: every labelled episode's expected delivery + 42 days + the margin lies
+    before the as-of date, though outcomes of later (early-delivered) episodes are recorded;
+    temporal: train and validation from earlier expected deliveries than the holdout and
+    the recalibration rows."""
+    from ml.features.training_set import Periods
+
+    periods = Periods.of(cohort_settings, AS_OF)
+    margin = cohort_settings.project.training.censoring_margin_days
+    assert periods.safe_until == AS_OF - timedelta(days=42 + margin)
+    sources = table_store(spark, cohort_settings.environment.source_schema)
+    episodes = sources.read("episodes").select("episode_id", "expected_delivery_date")
+    rows = training_set.frame.select("episode_id", "split").distinct().join(episodes, "episode_id").toPandas()
+    assert (rows["expected_delivery_date"] < periods.safe_until).all()
+    development = rows["split"].isin(["train", "validation"])
+    assert (rows.loc[development, "expected_delivery_date"] < periods.recent_from).all()
+    assert (rows.loc[~development, "expected_delivery_date"] >= periods.recent_from).all()
+    # what the rule keeps out: outcomes already recorded for episodes whose window may be open
+    early = (
+        sources.read("outcomes")
+        .where(F.col("recorded_date") < F.lit(AS_OF))
+        .join(episodes, "episode_id")
+        .where(F.col("expected_delivery_date") >= F.lit(periods.safe_until))
+    )
+    assert early.count() > 20, "recorded early: the preterm-heavy episodes a naive set would hold"
+    assert early.join(training_set.frame, "episode_id").count() == 0
 
 
 def _config(default: Imputation, **features: Imputation) -> FeatureConfig:

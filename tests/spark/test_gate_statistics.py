@@ -63,7 +63,7 @@ def judge(settings, test, challenger: np.ndarray, champion: np.ndarray):
     return decide(
         settings.project.validation,
         settings.project.training.primary_metric,
-        settings.project.inference.outreach_cutoff,
+        settings.project.inference.capacity_share,
         [lm.name for lm in settings.project.landmarks],
         "2",
         "1",
@@ -102,13 +102,15 @@ def test_the_member_split_has_its_own_seed_and_the_holdout_excludes_every_versio
 ):
     from pyspark.sql import functions as F
 
-    from ml.features.training_set import in_test_under, landmark_examples
+    from ml.features.training_set import in_test_under, landmark_examples, split_of
     from tests.conftest import with_training
 
     sources = table_store(spark, cohort_settings.environment.source_schema)
+    members = sources.read("members").select("member_id")
 
     def splits(settings):
-        rows = landmark_examples(settings, sources, COHORT_AS_OF).select("member_id", "split").distinct().toPandas()
+        split = settings.project.training.split_config
+        rows = members.select("member_id", split_of(F.col("member_id"), split).alias("split")).toPandas()
         return dict(zip(rows["member_id"], rows["split"], strict=True))
 
     base = splits(cohort_settings)
@@ -116,13 +118,9 @@ def test_the_member_split_has_its_own_seed_and_the_holdout_excludes_every_versio
     split = cohort_settings.project.training.split_config
     other = splits(with_training(cohort_settings, split_config=split.model_copy(update={"seed": 99})))
     assert other != base, "the split seed moves members"
-    both = (
-        landmark_examples(cohort_settings, sources, COHORT_AS_OF)
-        .where(in_test_under(F.col("member_id"), split, [split.seed, 99]))
-        .select("member_id")
-        .distinct()
-        .toPandas()["member_id"]
-    )
-    assert len(both) > 0
-    assert all(base[m] == "test" and other[m] == "test" for m in both)
-    assert len(both) == sum(base[m] == "test" and other[m] == "test" for m in base)
+    in_both = members.where(in_test_under(F.col("member_id"), split, [split.seed, 99])).toPandas()["member_id"]
+    assert len(in_both) == sum(base[m] == "test" and other[m] == "test" for m in base) > 0
+    # the examples' parts follow the member split: a test row's member is a test member
+    parts = landmark_examples(cohort_settings, sources, COHORT_AS_OF).select("member_id", "split").toPandas()
+    assert {base[m] for m in parts.loc[parts["split"] == "test", "member_id"]} == {"test"}
+    assert {base[m] for m in parts.loc[parts["split"] == "calibration", "member_id"]} == {"validation"}

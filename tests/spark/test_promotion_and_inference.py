@@ -268,43 +268,96 @@ def scored(spark, champion):
     return settings, result, table_store(spark, settings.namespace)
 
 
-def test_each_open_pregnancy_is_scored_once_at_its_newest_landmark(spark, scored):
-    from ml.features.landmarks import newest_reached
-
+def test_each_ongoing_pregnancy_is_scored_once_at_a_landmark_it_reached_this_week(spark, scored):
     settings, result, store = scored
     sources = table_store(spark, settings.environment.source_schema)
-    open_now = scoring.open_episodes(sources.require("episodes"), COHORT_AS_OF)
-    reached = newest_reached(open_now, settings.project.landmarks, COHORT_AS_OF)
-    expected = {r.episode_id: r.landmark for r in reached.collect()}
+    config = settings.project.inference
+    due = scoring.due_rows(sources.require("episodes"), settings.project.landmarks, config, COHORT_AS_OF)
+    expected = {r.episode_id: r.landmark for r in due.collect()}
     rows = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF)).toPandas()
-    assert len(rows) == result["rows_scored"] == len(expected) - result["skipped_without_snapshot"] > 100
+    assert len(rows) == result["rows_scored"] == len(expected) - result["skipped_without_snapshot"] > 20
     assert rows["episode_id"].is_unique and rows["member_id"].is_unique, "one prediction per member and date"
     assert all(expected[e] == lm for e, lm in zip(rows["episode_id"], rows["landmark"], strict=True))
     assert (rows["feature_as_of"] <= rows["landmark_date"]).all()
-    assert rows["gestational_week"].between(0, 42).all()
+    assert rows["days_since_landmark"].between(0, config.max_landmark_age_days).all()
+    assert (rows["expected_delivery_date"] >= COHORT_AS_OF).all(), "never past the expected delivery"
+    weeks_today = rows["gestational_age_days"] / 7
+    assert (weeks_today >= rows["landmark_week"] - 0.05).all() and weeks_today.between(0, 42).all()
     assert sorted(rows["risk_rank"]) == list(range(1, len(rows) + 1))
     by_rank = rows.sort_values("risk_rank")["risk_score"].to_numpy()
     assert (by_rank[:-1] >= by_rank[1:]).all()
-    for tier in settings.project.inference.tiers:
-        assert (rows.loc[rows["risk_tier"] == tier.name, "risk_score"] >= tier.min_score).all()
-    champion = str(registry.by_alias(settings.model_name, registry.CHAMPION).version)
+    # tiers are the top shares of the champion's holdout scores
+    scorer, champion = load_scorer(settings.model_name, alias=registry.CHAMPION)
+    cutoffs = scoring.tier_cutoffs(config.tiers, scorer.reference)
+    assert scorer.reference.rows > 100 and list(cutoffs.values()) == sorted(cutoffs.values(), reverse=True)
+    for tier, cutoff in cutoffs.items():
+        assert (rows.loc[rows["risk_tier"] == tier, "risk_score"] >= cutoff).all()
     assert set(rows["model_version"]) == {champion}
     factors = rows[["top_factor_1", "top_factor_2", "top_factor_3"]]
     assert factors.notna().all().all()
     assert not factors.apply(lambda col: col.str.contains("__")).any().any(), "readable names, not column names"
 
 
+def test_only_pregnancies_under_way_with_a_landmark_reached_within_the_configured_days_are_due(spark):
+    """Never past the expected delivery (+ margin), never after a delivery's or a loss's
+    claim arrived, never at a landmark older than max_landmark_age_days, once per landmark."""
+    from ml.config.models import InferenceSettings, Landmark
+
+    day = date(2026, 6, 15)
+    lmp = day - timedelta(days=7 * 20 + 3)  # week 20 reached 3 days ago
+    landmarks = [Landmark(name="identification"), Landmark(name="week_20", week=20)]
+    config = InferenceSettings.model_validate(
+        {
+            "tiers": [{"name": "high", "top_share": 0.1}, {"name": "rest"}],
+            "outreach": {"tiers": ["high"]},
+            "max_landmark_age_days": 7,
+            "past_due_margin_days": 0,
+        }
+    )
+    long_ago = day - timedelta(days=7 * 41)  # expected delivery a week ago
+    edd = lambda start: start + timedelta(days=280)  # noqa: E731
+    rows = [
+        # episode, member, lmp, identified, expected delivery, delivery, delivery received, loss, loss received
+        (1, 1, lmp, lmp + timedelta(days=50), edd(lmp), None, None, None, None),  # due at week 20
+        (2, 2, lmp, lmp + timedelta(days=50), edd(lmp), lmp + timedelta(days=139), day - timedelta(days=1),
+         None, None),  # delivered, claim received
+        (3, 3, lmp, lmp + timedelta(days=50), edd(lmp), None, None, lmp + timedelta(days=120),
+         day - timedelta(days=2)),  # loss received
+        (4, 4, long_ago, day - timedelta(days=2), edd(long_ago), None, None, None, None),  # past its EDD
+        (5, 5, lmp - timedelta(days=30), lmp, edd(lmp), None, None, None, None),  # week 20 33 days ago
+        (6, 6, lmp, day - timedelta(days=2), edd(lmp), None, None, None, None),  # identified late: identification
+        (7, 7, lmp, lmp + timedelta(days=50), edd(lmp), None, None, None, None),  # scored at week 20 already
+    ]  # fmt: skip
+    episodes = spark.createDataFrame(
+        rows,
+        "episode_id long, member_id long, lmp_date date, identified_date date, expected_delivery_date date, "
+        "delivery_date date, delivery_recorded_date date, loss_date date, loss_recorded_date date",
+    )
+    earlier = spark.createDataFrame([(7, "week_20")], "episode_id long, landmark string")
+    due = {r.episode_id: r for r in scoring.due_rows(episodes, landmarks, config, day, earlier).collect()}
+    assert set(due) == {1, 6}
+    assert due[1].landmark == "week_20" and due[1].days_since_landmark == 3 and due[1].gestational_age_days == 143
+    assert due[6].landmark == "identification" and due[6].days_since_landmark == 1
+    lenient = config.model_copy(update={"max_landmark_age_days": 40, "past_due_margin_days": 28})
+    assert {r.episode_id for r in scoring.due_rows(episodes, landmarks, lenient, day).collect()} == {1, 4, 5, 6, 7}
+
+
 def test_the_same_scores_as_the_registered_pyfunc_model(spark, scored):
     settings, _, store = scored
     model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@champion")
     names = [c.name for c in model.metadata.get_input_schema().inputs]
+    assert "landmark" in names, "the recalibration reads the landmark"
     rows = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF))
     sample = (
-        rows.orderBy("episode_id").limit(40).select("member_id", F.col("feature_as_of").alias("as_of"), "risk_score")
+        rows.orderBy("episode_id")
+        .limit(20)
+        .select("member_id", F.col("feature_as_of").alias("as_of"), "risk_score", "landmark")
     )
     joined = sample.join(store.read(outputs.FEATURES), ["member_id", "as_of"]).toPandas()
-    expected = model.predict(joined[names].astype("float64"))["risk_score"].to_numpy()
-    assert len(joined) == 40
+    features = [n for n in names if n != "landmark"]
+    request = joined[features].astype("float64").assign(landmark=joined["landmark"])
+    expected = model.predict(request)["risk_score"].to_numpy()
+    assert len(joined) == 20
     assert joined["risk_score"].to_numpy() == pytest.approx(expected, abs=1e-5)
 
 
@@ -316,7 +369,7 @@ def test_rescoring_a_date_replaces_it_and_each_landmark_is_scored_once(spark, sc
     again = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF)).select(*key)
     assert again.exceptAll(first).count() == 0 and first.exceptAll(again).count() == 0
     later = COHORT_AS_OF + timedelta(days=3)
-    with pytest.raises(DataError, match=r"newest snapshot 2026-06-15, older than 0 day\(s\) before the scoring date"):
+    with pytest.raises(DataError, match=r"newest snapshot 2026-06-1\d, older than 0 day\(s\) before the scoring date"):
         scoring.run(settings, later)  # no feature run since: by default scoring waits for one
     inference = settings.project.inference.model_copy(update={"max_feature_age_days": 3})
     lenient = dataclasses.replace(settings, project=settings.project.model_copy(update={"inference": inference}))
@@ -331,27 +384,38 @@ def test_rescoring_a_date_replaces_it_and_each_landmark_is_scored_once(spark, sc
     first.unpersist()
 
 
-def test_the_outreach_list_ranks_new_information_and_lists_known_diagnoses_apart(spark, scored, capsys):
+def test_the_outreach_list_ranks_new_information_and_lists_detections_apart(spark, scored, capsys):
+    from ml.features.landmarks import KNOWN_FLAGS, PREGNANCY_HYPERTENSION
+
     settings, result, store = scored
     summary = outreach.run(settings, COHORT_AS_OF)
     rows = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(COHORT_AS_OF)).toPandas()
     config = settings.project.inference.outreach
     ranked = rows[rows["section"] == "ranked"]
     assert len(ranked) == summary["outreach_members"] <= config.max_members
-    assert len(rows) - len(ranked) == summary["already_diagnosed"]
-    assert set(rows["section"]) <= {"ranked", "already_diagnosed"} and set(rows["listing"]) == {"new"}
-    assert set(rows["risk_tier"]) <= set(config.tiers)
-    predictions = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF))
-    eligible = predictions.where(F.col("risk_tier").isin(config.tiers)).count()
-    assert len(rows) == min(eligible, config.max_members) or len(ranked) == config.max_members
-    for _, section in rows.groupby("section"):
-        ordered = section.sort_values("outreach_rank")
-        assert list(ordered["outreach_rank"]) == list(range(1, len(ordered) + 1))
-        assert (ordered["risk_score"].to_numpy()[:-1] >= ordered["risk_score"].to_numpy()[1:]).all()
-    # nobody on the ranked list already carries (as received) a code of what the model anticipates
+    assert len(rows) - len(ranked) == summary["already_known"]
+    assert set(rows["section"]) <= {"ranked", "already_known"} and set(rows["listing"]) == {"new"}
+    assert set(ranked["risk_tier"]) <= set(config.tiers)
+    # one rank sequence: the ranked first, then the detections
+    ordered = rows.sort_values("outreach_rank")
+    assert list(ordered["outreach_rank"]) == list(range(1, len(rows) + 1))
+    assert list(ordered["section"]) == sorted(ordered["section"], key=lambda s: s != "ranked")
+    # before week 16 first (the aspirin window), then by risk
+    window = ranked.sort_values("outreach_rank")["gestational_age_days"] < 7 * config.act_before_week
+    assert list(window) == sorted(window, reverse=True)
+    for _, part in ranked.sort_values("outreach_rank").groupby(window):
+        assert (part["risk_score"].to_numpy()[:-1] >= part["risk_score"].to_numpy()[1:]).all()
+    assert rows["reason"].notna().all() and rows["gestational_age"].str.fullmatch(r"\d+w[0-6]d").all()
+    assert ranked["known_evidence"].isna().all()
+    detected = rows[rows["section"] == "already_known"]
+    assert detected["known_evidence"].notna().all() and detected["reason"].str.startswith("already known: ").all()
+    # nobody ranked carries, as the plan received it on the day, evidence of what the label counts
     sources = table_store(spark, settings.environment.source_schema)
-    listed = spark.createDataFrame(ranked[["episode_id", "member_id"]])
-    assert outreach.diagnosed_in_pregnancy(sources, listed, COHORT_AS_OF).count() == 0
+    predictions = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(COHORT_AS_OF))
+    known = outreach.known_at_scoring(sources, predictions, COHORT_AS_OF).toPandas().set_index("episode_id")
+    assert (known.loc[ranked["episode_id"], list(KNOWN_FLAGS)] == 0).all().all()
+    onset = known[known[PREGNANCY_HYPERTENSION] > 0].index
+    assert set(onset) <= set(detected["episode_id"]), "every detected hypertension of pregnancy is listed"
     printed = capsys.readouterr().out
     assert "all scored" in printed and f"{result['rows_scored']:,}" in printed
 
@@ -410,7 +474,7 @@ def test_a_failed_scoring_leaves_the_predictions_intact(spark, scored, monkeypat
 def test_bad_input_stops_with_one_line_and_writes_nothing(spark, scored):
     settings, _, store = scored
     version = store.read(outputs.PREDICTIONS).count()
-    with pytest.raises(DataError, match=r"no pregnancy is open on 1990-01-01: nothing to score"):
+    with pytest.raises(DataError, match=r"no pregnancy is under way on 1990-01-01: nothing to score"):
         scoring.run(settings, date(1990, 1, 1))
     nobody = dataclasses.replace(
         settings,
@@ -439,15 +503,15 @@ def test_one_prediction_per_member_whatever_the_episodes_say(spark):
     """Two open episodes for one member (the later LMP is scored), an open episode with no
     member (never scored), and the check that stops a write of anything else."""
     rows = [
-        (11, 1, date(2026, 1, 5), date(2026, 3, 1), None, None),
-        (12, 1, date(2026, 2, 9), date(2026, 4, 1), None, None),  # member 1's later pregnancy
-        (21, None, date(2026, 2, 1), date(2026, 3, 1), None, None),
-        (31, 3, date(2026, 1, 1), date(2026, 2, 1), None, None),
+        (11, 1, date(2026, 1, 5), date(2026, 3, 1)),
+        (12, 1, date(2026, 2, 9), date(2026, 4, 1)),  # member 1's later pregnancy
+        (21, None, date(2026, 2, 1), date(2026, 3, 1)),
+        (31, 3, date(2026, 1, 1), date(2026, 2, 1)),
     ]
     episodes = spark.createDataFrame(
-        rows,
-        "episode_id long, member_id long, lmp_date date, identified_date date, delivery_date date, "
-        "delivery_recorded_date date",
+        [(*r, r[2] + timedelta(days=280), None, None, None, None) for r in rows],
+        "episode_id long, member_id long, lmp_date date, identified_date date, expected_delivery_date date, "
+        "delivery_date date, delivery_recorded_date date, loss_date date, loss_recorded_date date",
     )
     chosen = scoring.open_episodes(episodes, date(2026, 6, 1)).select("member_id", "episode_id").collect()
     assert sorted(chosen) == [(1, 12), (3, 31)]

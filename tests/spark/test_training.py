@@ -105,10 +105,13 @@ def test_the_registered_model_scores_a_frame_with_its_imputation(trained, spark,
     settings, result = trained
     configure_mlflow()
     model = mlflow.pyfunc.load_model(f"models:/{settings.model_name}/{result['model_version']}")
-    names = [c.name for c in model.metadata.get_input_schema().inputs]
+    names = [c.name for c in model.metadata.get_input_schema().inputs if c.name != "landmark"]
     frame = pd.DataFrame({name: [None, 1.0] for name in names}, dtype="float64")
     scores = model.predict(frame)["risk_score"]
     assert len(scores) == 2 and scores.between(0, 1).all()
+    # recalibrated by landmark when given one, with the pooled intercept when not
+    by_landmark = model.predict(frame.assign(landmark=["week_28", "identification"]))["risk_score"]
+    assert by_landmark.between(0, 1).all() and not (by_landmark == scores).all()
 
 
 def test_the_search_is_deterministic(cohort_settings, training_set):

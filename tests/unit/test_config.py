@@ -221,13 +221,38 @@ def test_unknown_job_in_environment(config_copy):
         load_settings("dev", config_copy)
 
 
-def test_tiers_must_descend_and_end_at_zero(config_copy):
+@pytest.mark.parametrize(
+    ("tiers", "outreach", "message"),
+    [
+        ([{"name": "high", "top_share": 0.1}], ["high"], "at least two tiers are required"),
+        ([{"name": "high", "top_share": 0.3}, {"name": "mid", "top_share": 0.1}, {"name": "rest"}], ["high"],
+         r"increasing top_share, got \[0.3, 0.1\]"),
+        ([{"name": "high", "top_share": 0.1}, {"name": "rest", "top_share": 0.5}], ["high"], "remove its top_share"),
+        ([{"name": "high", "top_share": 0.1}, {"name": "mid", "top_share": 0.3}, {"name": "rest"}], ["mid"],
+         "outreach.tiers must be the top tiers"),
+        ([{"name": "high", "top_share": 0.1}, {"name": "rest"}], ["top"], "outreach tier 'top' is not one of"),
+        ([{"name": "high", "top_share": 1.5}, {"name": "rest"}], ["high"], r"top_share: input should be less than 1"),
+    ],
+)  # fmt: skip
+def test_tiers_are_top_shares_from_the_top_and_outreach_takes_the_top_ones(config_copy, tiers, outreach, message):
+    def edit(d):
+        d["inference"]["tiers"] = tiers
+        d["inference"]["outreach"]["tiers"] = outreach
+
+    edit_yaml(config_copy / "project.yml", edit)
+    with pytest.raises(ConfigError, match=message):
+        load_settings("dev", config_copy)
+
+
+def test_capacity_is_the_outreach_tiers_share(config_copy):
     edit_yaml(
         config_copy / "project.yml",
-        lambda d: d["inference"].update(tiers=[{"name": "high", "min_score": 0.5}]),
+        lambda d: d["inference"].update(
+            tiers=[{"name": "high", "top_share": 0.05}, {"name": "mid", "top_share": 0.2}, {"name": "rest"}],
+            outreach={"tiers": ["high", "mid"]},
+        ),
     )
-    with pytest.raises(ConfigError, match="last tier must have min_score 0"):
-        load_settings("dev", config_copy)
+    assert load_settings("dev", config_copy).project.inference.capacity_share == 0.2
 
 
 def test_missing_configuration_directory(tmp_path):

@@ -22,6 +22,7 @@ def _known(rows: int, informative: bool, seed: int = 3) -> pd.DataFrame:
             "label": label.astype(float),
             "risk_score": score,
             "landmark": rng.choice(["identification", "week_20"], rows),
+            "risk_tier": np.where(score >= np.quantile(score, 0.9), "high", "standard"),
             "cohort_month": rng.choice(["2026-01", "2026-02"], rows),
         }
     )

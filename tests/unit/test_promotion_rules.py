@@ -16,7 +16,7 @@ from ml.registry.decision import decide
 from ml.training.prepare import check_counts
 
 LANDMARKS = ["identification", "week_12", "week_20", "week_28"]
-CUTOFF = 0.55
+CAPACITY = 0.10
 MEAN, SPREAD = -1.0, 1.2  # the true risk's logit
 RACES = {"white": 0.36, "black": 0.25, "hispanic": 0.29, "asian_pacific_islander": 0.05, "other": 0.05}
 
@@ -85,7 +85,7 @@ def compare(rows, challenger, champion=None, config=None, **kw):
     if champion is not None:
         scored = scored.assign(champion=champion)
     return decide(
-        config or _config(**kw), "auroc", CUTOFF, LANDMARKS, "2", "1" if champion is not None else None, scored
+        config or _config(**kw), "auroc", CAPACITY, LANDMARKS, "2", "1" if champion is not None else None, scored
     )
 
 
@@ -217,15 +217,18 @@ def test_a_pool_is_checked_when_configured():
         _config(subgroup_pools={"age_band": {"young": ["under_20"]}})
 
 
-def test_a_challenger_that_flags_fewer_true_cases_is_blocked_per_landmark(rows):
+def test_ppv_and_sensitivity_are_judged_at_capacity_not_at_a_score(rows):
+    """A challenger with the champion's ranking but every score lower flags the same top 10%:
+    at capacity it finds exactly as many true cases (a fixed cut-off would have it flag
+    fewer and fail)."""
     champion = score(rows, 0.6, 1)
-    timid = champion**1.5  # the same ranking (the same AUROC), fewer above the cut-off
+    timid = champion**1.5  # the same ranking (the same AUROC), fewer above any fixed score
     d = compare(rows, timid, champion)
     assert next(c for c in d.checks if c.name == "beats_champion_auroc").value == 0.0
-    failed = {c.name for c in d.failed()}
-    assert {f"sensitivity_{lm}" for lm in LANDMARKS} <= failed
-    check = next(c for c in d.checks if c.name == "sensitivity_week_12")
-    assert check.low is not None and check.high < -0.05 and "at the outreach cut-off 0.55" in check.detail
+    for landmark in LANDMARKS:
+        for metric in ("ppv", "sensitivity"):
+            check = next(c for c in d.checks if c.name == f"{metric}_{landmark}")
+            assert check.value == 0.0 and check.passed and "at capacity (top 10%)" in check.detail
 
 
 def test_small_landmarks_are_named_not_evaluated(rows):
@@ -266,29 +269,34 @@ def test_every_metric_interval_and_check_is_in_the_tags_report_and_description(r
     ("counts", "positives", "message"),
     [
         (
-            {"train": 0, "validation": 0, "test": 0},
-            {"train": 0, "validation": 0, "test": 0},
+            {"train": 0, "validation": 0, "calibration": 0, "test": 0},
+            {"train": 0, "validation": 0, "calibration": 0, "test": 0},
             "the training set is empty",
         ),
         (
-            {"train": 50, "validation": 10, "test": 10},
-            {"train": 0, "validation": 0, "test": 0},
-            r"label high_risk has a single class \(all 0\) in 70 landmark rows",
+            {"train": 50, "validation": 10, "calibration": 10, "test": 10},
+            {"train": 0, "validation": 0, "calibration": 0, "test": 0},
+            r"label high_risk has a single class \(all 0\) in 80 landmark rows",
         ),
         (
-            {"train": 2, "validation": 0, "test": 0},
-            {"train": 1, "validation": 0, "test": 0},
-            "2 landmark rows are fewer than the 3 splits",
+            {"train": 2, "validation": 0, "calibration": 0, "test": 0},
+            {"train": 1, "validation": 0, "calibration": 0, "test": 0},
+            "2 landmark rows are fewer than the 4 splits",
         ),
         (
-            {"train": 50, "validation": 0, "test": 10},
-            {"train": 5, "validation": 0, "test": 2},
+            {"train": 50, "validation": 0, "calibration": 10, "test": 10},
+            {"train": 5, "validation": 0, "calibration": 2, "test": 2},
             "split 'validation' is empty",
         ),
         (
-            {"train": 50, "validation": 10, "test": 10},
-            {"train": 5, "validation": 0, "test": 2},
+            {"train": 50, "validation": 10, "calibration": 10, "test": 10},
+            {"train": 5, "validation": 0, "calibration": 2, "test": 2},
             "split 'validation' has a single class",
+        ),
+        (
+            {"train": 50, "validation": 10, "calibration": 0, "test": 10},
+            {"train": 5, "validation": 2, "calibration": 0, "test": 2},
+            r"split 'calibration' is empty .*: no censoring-safe pregnancy of the newest months",
         ),
     ],
 )

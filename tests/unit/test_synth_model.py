@@ -57,32 +57,35 @@ def test_episodes_do_not_depend_on_batching():
     order = np.argsort(whole["episode_id"])
     joined = {k: np.concatenate([h[k] for h in halves]) for k in whole}
     order_joined = np.argsort(joined["episode_id"])
-    for name in ("episode_id", "identified_day", "delivery_day", "true_risk", "composite_true", "birthweight"):
+    for name in ("episode_id", "identified_day", "pregnancy_end_day", "true_risk", "composite_true", "birthweight"):
         assert np.array_equal(whole[name][order], joined[name][order_joined]), name
 
 
 def test_episodes_lie_in_the_period_and_follow_each_other(cohort):
     assert cohort["week12_day"].min() >= SPEC.start_day
     assert cohort["week12_day"].max() <= SPEC.end_day
-    assert np.all(cohort["delivery_day"] > cohort["week12_day"])
+    delivered = ~cohort["lost"]
+    assert np.all(cohort["pregnancy_end_day"][delivered] > cohort["week12_day"][delivered])
     visited = cohort["first_visit_day"] >= 0
-    assert np.all(cohort["first_visit_day"][visited] < cohort["delivery_day"][visited])
+    assert np.all(cohort["first_visit_day"][visited] < cohort["pregnancy_end_day"][visited])
     assert np.all(cohort["identified_day"][visited] > cohort["first_visit_day"][visited]), (
         "claims arrive after the visit"
     )
-    assert np.all(cohort["identified_day"][~visited] == cohort["delivery_recorded_day"][~visited])
-    assert np.all(cohort["recorded_day"] > cohort["delivery_recorded_day"]), "an outcome needs the delivery's claim"
-    weeks = cohort["weeks"]
+    assert np.all(cohort["identified_day"][~visited] == cohort["end_recorded_day"][~visited])
+    assert np.all(cohort["recorded_day"] > cohort["end_recorded_day"]), "an outcome needs the delivery's claim"
+    weeks = cohort["weeks"][delivered]
     assert weeks.min() >= 22 and weeks.max() <= 41
     by_member = np.lexsort((cohort["k"], cohort["member_id"]))
-    m, lmp, delivery = (cohort[n][by_member] for n in ("member_id", "lmp_day", "delivery_day"))
+    m, lmp, delivery = (cohort[n][by_member] for n in ("member_id", "lmp_day", "pregnancy_end_day"))
     same = m[1:] == m[:-1]
     assert np.all(lmp[1:][same] > delivery[:-1][same]), "a pregnancy starts after the previous delivery"
 
 
 def test_oracle_is_calibrated(cohort):
-    """The closed-form probability matches the simulated outcome frequency, bin by bin."""
-    risk, outcome = cohort["true_risk"], cohort["composite_true"].astype(float)
+    """The closed-form probability matches the simulated outcome frequency of deliveries, bin
+    by bin (a loss has no birth outcome)."""
+    delivered = ~cohort["lost"]
+    risk, outcome = cohort["true_risk"][delivered], cohort["composite_true"][delivered].astype(float)
     assert abs(risk.mean() - outcome.mean()) < 0.006
     bins = np.quantile(risk, np.linspace(0, 1, 11))
     which = np.clip(np.searchsorted(bins, risk, side="right") - 1, 0, 9)
@@ -99,8 +102,8 @@ def test_calendar_drift_between_periods():
     assert late["gdm_true"].mean() > early["gdm_true"].mean() + 0.01
     assert late["hypertension"].mean() > early["hypertension"].mean() * 1.15
     # twelve months of postpartum coverage from 2022 keep more members enrolled between pregnancies
-    assert late["postpartum_end_day"].mean() - late["delivery_day"].mean() > 300
-    assert early["postpartum_end_day"].mean() - early["delivery_day"].mean() == 60
+    assert late["postpartum_end_day"].mean() - late["pregnancy_end_day"].mean() > 300
+    assert early["postpartum_end_day"].mean() - early["pregnancy_end_day"].mean() == 60
 
 
 @pytest.mark.parametrize(
@@ -161,7 +164,7 @@ def test_the_cut_off_defaults_to_today():
 def test_prenatal_care_starts_at_the_published_shares(cohort):
     from ml.synth.params import PRENATAL_START_TARGETS
 
-    weeks = cohort["prenatal_start_week"]
+    weeks = cohort["prenatal_start_week"][~cohort["lost"]]  # shares of births
     observed = {
         "first": np.mean(weeks < 14),
         "second": np.mean((weeks >= 14) & (weeks < 28)),
@@ -170,3 +173,45 @@ def test_prenatal_care_starts_at_the_published_shares(cohort):
     }
     for name, target in PRENATAL_START_TARGETS.items():
         assert abs(observed[name] - target) < 0.03, (name, observed[name])
+
+
+def test_losses_end_a_sixth_of_pregnancies_early_with_their_codes(cohort):
+    """Spontaneous and induced losses and ectopic pregnancies at the published shares
+    (params.LOSS_TARGETS), in the first half of pregnancy, with no birth outcome, and the
+    next pregnancy after them."""
+    from ml.synth.params import LOSS_TARGETS
+
+    lost = cohort["lost"]
+    assert 0.15 <= lost.mean() <= 0.20
+    for name, target in LOSS_TARGETS.items():
+        assert abs((cohort["loss_type"] == name).mean() - target) < 0.4 * target, name
+    weeks = cohort["weeks"][lost]
+    assert weeks.min() >= 6 and weeks.max() < 20
+    assert not (cohort["composite_true"][lost] | cohort["preterm_true"][lost] | cohort["gdm_true"][lost]).any()
+    assert (cohort["pregnancy_end_day"][lost] < cohort["lmp_day"][lost] + 20 * 7).all()
+
+
+def test_the_episode_algorithm_estimates_the_lmp_from_the_identifying_claims_weeks(cohort):
+    """Gestational age is known only through Z3A codes: the estimated LMP is days, at most a
+    few weeks, from the true one, never the same by construction."""
+    from ml.data.gestation import code_of, estimated_lmp, weeks_of
+
+    error = cohort["lmp_estimate_day"] - cohort["lmp_day"]
+    assert abs(np.median(error)) <= 2
+    assert 0.85 <= np.mean(np.abs(error) <= 7) <= 0.98
+    assert np.abs(error).max() <= 28
+    assert (cohort["lmp_estimate_day"] < cohort["identified_day"]).all()
+    assert list(code_of(np.array([5, 8, 12, 45]))) == ["Z3A01", "Z3A08", "Z3A12", "Z3A42"]
+    assert list(weeks_of(np.array(["Z3A01", "Z3A12"]))) == [6, 12]
+    assert estimated_lmp(np.array([100]), np.array([10]))[0] == 100 - 70 - 3
+
+
+def test_medical_claims_have_a_tail_to_about_a_year():
+    """Most claims arrive within three months; a few percent are months late, up to ~11."""
+    from ml.synth.pregnancy import medical_lag
+
+    lag = medical_lag(Streams(3), "lag/medical", np.arange(200_000))
+    assert 0.90 <= np.mean(lag <= 90) <= 0.95
+    assert 0.20 <= np.mean(lag <= 15) <= 0.45
+    assert 200 <= np.quantile(lag, 0.99) <= 365
+    assert lag.max() <= 365
