@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,15 @@ COHORT = dict(members=2000, seed=11, start="2024-01", end="2026-06", partitions=
 # the champion trained on (so its reference is the world before them)
 INFLUX_FROM = date(2026, 5, 1)
 INFLUX = f"{INFLUX_FROM:%Y-%m}:0.5"
-# Two and a half years of cohort: labelled 90 days after the outcome window closes, six months held out
-SMALL_COHORT = {"training": {"censoring_margin_days": 90}, "validation": {"holdout_months": 6}}
-MONITORED_ROWS = 40  # monitoring.min_rows in the end-to-end flows: a week of landmarks on 2,000 members
+# Two and a half years of cohort: labelled 60 days after the outcome window closes, nine months held out,
+# a larger test part than the default so the gate sees a few hundred holdout rows
+SMALL_COHORT = {
+    "training": {
+        "censoring_margin_days": 60,
+        "split_config": {"seed": 1729, "train": 0.5, "validation": 0.2, "test": 0.3},
+    },
+    "validation": {"holdout_months": 9},
+}
 CONFIGS = REPO_ROOT / "configs"
 
 # Set before any test imports ml: every path is resolved from these.
@@ -192,8 +198,6 @@ def demo_flow(spark, cohort_settings, tmp_path_factory):
                 "bootstrap": {"replicates": 200, "confidence": 0.95, "seed": 1},
                 **SMALL_COHORT["validation"],
             },
-            # a few hundred rows a day on 2,000 members: judged all the same (PSI noise ~9/n)
-            "monitoring": {"min_rows": MONITORED_ROWS},
         },
     )
     with _ConfigDir(configs):
@@ -245,10 +249,14 @@ def drift_flow(spark, demo_flow, features_written, tmp_path_factory):
     """The demo's day again after an influx of new members (INFLUX): the cohort regenerated
     with the newcomers into test.sources_influx (every other row as before), the demo's
     feature table and champion copied to test.drift, then the dev stack's feature (every
-    day since the influx), inference and monitoring jobs through the runner. The monitor sees the
-    drift and its run-job task starts the training job (three trials).
+    day since the influx), inference (the monitoring window's dates) and monitoring jobs
+    through the runner. The monitor sees the drift but, with no new label since the
+    champion's as-of date, does not retrain (`statuses["monitoring"]`); monitored again with
+    the retrain rule relaxed (no labels needed, no cool-down), its run-job task starts the
+    training job (three trials; `statuses["retraining"]`).
     {configs, statuses: {job: {task: status}}, champion: the copied version, features_before:
-    the cohort's own members' snapshots by as-of date before the day's feature run}."""
+    the cohort's own members' snapshots by as-of date before the day's feature run,
+    decisions: the monitor's retrain row (detail) of each run}."""
     from pyspark.sql import functions as F
 
     from ml.data import outputs
@@ -285,14 +293,46 @@ def drift_flow(spark, demo_flow, features_written, tmp_path_factory):
         features = table_store(spark, settings.namespace).read(outputs.FEATURES)
         before = fingerprint(features.where(cohort_members), by="as_of")
         day = COHORT_AS_OF.isoformat()
-        statuses = {}
+        window = settings.project.monitoring.window_days
+        statuses, decisions = {}, []
         for job, params in (
             ("features", {"as_of": day, "backfill_from": INFLUX_FROM.isoformat()}),  # as daily runs would have
-            ("inference", {"scoring_date": day}),
+            (
+                "inference",
+                {"scoring_date": day, "backfill_from": (COHORT_AS_OF - timedelta(days=window - 1)).isoformat()},
+            ),
             ("monitoring", {"scoring_date": day}),
         ):
             statuses[job] = {r.key: r.status for r in run("dev", job, params=params, in_process=True)}
-    return {"configs": configs, "statuses": statuses, "champion": str(copied.version), "features_before": before}
+        decisions.append(_retrain_row(spark, settings))
+    relaxed = _env_configs(
+        tmp_path_factory.mktemp("drift-relaxed") / "configs",
+        configs,
+        "dev",
+        overrides={"monitoring": {"retrain": {"min_new_labels": 0, "cooldown_days": 0}}},
+    )
+    with _ConfigDir(relaxed):
+        statuses["retraining"] = {
+            r.key: r.status for r in run("dev", "monitoring", params={"scoring_date": day}, in_process=True)
+        }
+        decisions.append(_retrain_row(spark, settings))
+    return {
+        "configs": configs,
+        "statuses": statuses,
+        "champion": str(copied.version),
+        "features_before": before,
+        "decisions": decisions,
+    }
+
+
+def _retrain_row(spark, settings) -> str:
+    from pyspark.sql import functions as F
+
+    from ml.data import outputs
+    from ml.data.store import table_store
+
+    rows = table_store(spark, settings.namespace).read(outputs.MONITORING).where(F.col("check") == "retrain")
+    return rows.first().detail
 
 
 @pytest.fixture(scope="session")

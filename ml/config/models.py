@@ -366,43 +366,44 @@ class CalibrationBounds(Strict):
         return self
 
 
+class FairnessAlerts(Strict):
+    """Absolute disparity across subgroup cells of the challenger itself (not against the
+    champion): reported with intervals in the decision and the model card, and an alert
+    raised when crossed. Alerts do not block a promotion unless `block`."""
+
+    max_auroc_gap: Annotated[float, Field(gt=0, le=0.5)] = 0.08  # best-served cell's AUROC minus a cell's
+    min_sensitivity_ratio: Annotated[float, Field(gt=0, le=1)] = 0.8  # a cell's sensitivity at capacity / the best's
+    observed_expected: tuple[float, float] = (
+        0.8,
+        1.25,
+    )  # a cell's observed/expected rate outside: miscalibrated for it
+    min_rows: PositiveInt = 50  # smaller cells are reported, not alerted on
+    block: bool = False
+
+
 class ValidationSettings(Strict):
     mode: Literal["disabled", "dry_run", "enabled"] = "enabled"
     # The newest N months of censoring-safe expected deliveries: the holdout (test members)
     # and the recalibration rows (validation members); training uses only earlier months
     holdout_months: Annotated[int, Field(ge=1, le=60)] = 12
     bootstrap: BootstrapSettings = BootstrapSettings()
+    # Floors on the challenger alone, set from a recorded reference run (docs/training.md),
+    # never tuned on the holdout
     min_auroc: Probability
     min_auprc: Probability
-    # the interval's lower bound for (challenger - champion) on the primary metric must exceed this
+    # The primary check: the lower bound of (challenger - champion) must exceed this. Its
+    # one-sided level is (1 - bootstrap.confidence) / 2 on the first look at a holdout and
+    # halves with each further look against the same champion (docs/training.md)
     min_improvement: Probability = 0.0
-    max_subgroup_drop: Probability = 0.05  # non-inferiority margin on each subgroup's AUROC
-    min_subgroup_episodes: PositiveInt = 100
-    subgroups: list[Subgroup] = ["race_ethnicity", "age_band", "rurality"]
-    # small categories judged together: subgroup -> pool name -> the values it holds
-    subgroup_pools: dict[Subgroup, dict[Identifier, list[str]]] = {}
+    # The secondary checks (per-landmark AUROC, PPV and sensitivity at capacity, every
+    # subgroup cell): each fails when its drop exceeds z standard errors of its own, z set so
+    # that an equal challenger fails any of them at most this often
+    secondary_false_failure: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
+    subgroups: list[Subgroup] = ["race_ethnicity", "age_band", "rurality", "primary_language"]
+    min_subgroup_episodes: PositiveInt = 50  # smaller cells are not reported alone (the gate pools them)
     calibration: CalibrationBounds = CalibrationBounds()
-    max_ppv_drop: Probability = 0.05  # per landmark, at the outreach cut-off, on the interval
-    max_sensitivity_drop: Probability = 0.05
-    min_landmark_rows: PositiveInt = 200  # fewer: the landmark's checks are "not evaluated"
-
-    @field_validator("subgroup_pools")
-    @classmethod
-    def _pools(cls, value: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
-        for subgroup, pools in value.items():
-            seen: dict[str, str] = {}
-            for pool, members in pools.items():
-                if len(members) < 2:
-                    raise ValueError(f"pool '{subgroup}.{pool}' must hold at least two values, got {members}")
-                for member in members:
-                    if member in seen:
-                        raise ValueError(f"'{member}' is in two pools of {subgroup}: {seen[member]} and {pool}")
-                    seen[member] = pool
-        return value
-
-    def cell_of(self, subgroup: str) -> dict[str, str]:
-        """value -> the cell it is judged in (its pool, or itself)."""
-        return {m: pool for pool, members in self.subgroup_pools.get(subgroup, {}).items() for m in members}
+    min_landmark_rows: PositiveInt = 100  # fewer: the landmark's checks are "not evaluated"
+    fairness: FairnessAlerts = FairnessAlerts()
 
 
 class Tier(Strict):
@@ -469,12 +470,24 @@ class InferenceSettings(Strict):
         return self
 
 
+class RetrainSettings(Strict):
+    """When a crossed threshold may start the training job: a retrain pays only once new
+    labelled pregnancies exist to learn from, and not again before the last one settled."""
+
+    # censoring-safe labelled pregnancies that were not yet labelled as of the champion's
+    # own as-of date (what it could not learn from)
+    min_new_labels: Annotated[int, Field(ge=0)] = 300
+    cooldown_days: Annotated[int, Field(ge=0)] = 28  # since the newest training run's as-of date
+
+
 class MonitoringSettings(Strict):
     """What the monitoring job measures and when it starts the training job. Crossing a
-    threshold fails nothing: it sets the `retrain` task value the condition task reads."""
+    threshold fails nothing: it sets the `retrain` task value the condition task reads,
+    once `retrain` says a retrain would pay."""
 
-    score_psi: PositiveFloat = 0.2  # population stability of the scores against the champion's test split
-    feature_psi: PositiveFloat = 0.25  # of any of the `top_features` most important features
+    window_days: Annotated[int, Field(ge=1, le=90)] = 28  # the predictions of the last N scoring dates
+    score_psi: PositiveFloat = 0.2  # population stability of the scores against the champion's holdout, per landmark
+    feature_psi: PositiveFloat = 0.25  # of any of the `top_features` most important features, per landmark
     missing_share_change: Annotated[float, Field(gt=0, le=1)] = 0.15  # absolute change of a feature's missing share
     top_features: Annotated[int, Field(ge=1, le=100)] = 10
     # Who the plan serves, monitored like the top features whatever the champion ranks: an
@@ -482,12 +495,12 @@ class MonitoringSettings(Strict):
     population_features: list[str] = []
     reference_days: Annotated[int, Field(ge=7)] = 90  # feature snapshots up to the champion's newest, as reference
     min_volume_share: Annotated[float, Field(gt=0, lt=1)] = 0.5  # scored today against the previous 28 days' mean
-    min_realised_auroc: Annotated[float, Field(gt=0.5, lt=1)] = 0.6  # once enough outcomes are recorded
-    min_realised_episodes: Annotated[int, Field(ge=20)] = 200  # below this, no realised verdict
+    min_realised_auroc: Annotated[float, Field(gt=0.5, lt=1)] = 0.6  # its interval's upper bound below: crossed
     bins: Annotated[int, Field(ge=4, le=50)] = 10
-    # PSI of n rows in b bins carries noise of about (b - 1) / n: below this many scored rows
-    # drift is reported, not judged
-    min_rows: Annotated[int, Field(ge=20)] = 500
+    # A check is judged (can cross) only where the chance it crosses with nothing changed,
+    # at the rows it has, is at most this; below that volume it is reported, not judged
+    max_false_alarm: Annotated[float, Field(gt=0, lt=0.5)] = 0.01
+    retrain: RetrainSettings = RetrainSettings()
 
 
 class ProjectConfig(Strict):

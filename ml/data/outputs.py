@@ -9,3 +9,4 @@ OUTREACH = "outreach_list"  # partitioned by scoring_date
 FEATURE_KEY = ("member_id", "as_of")
 REJECTIONS = "source_rejections"  # rows rejected per source table and rule, partitioned by as_of
 MONITORING = "model_monitoring"  # one row per date, metric and slice, partitioned by monitoring_date
+ACKNOWLEDGEMENTS = "monitoring_acknowledgements"  # drifts people have looked at: they no longer start training

@@ -134,19 +134,32 @@ def with_known_at(rows: DataFrame, sources: TableStore, evidence: bool = False) 
     )
 
 
-def landmark_examples(settings: Settings, sources: TableStore, as_of: date) -> DataFrame:
-    """One row per censoring-safe labelled episode and landmark reached before `as_of`: the
-    label at the landmark, the part (`split`), the subgroups. Rows of no part are dropped."""
+def labelled_landmarks(settings: Settings, sources: TableStore, as_of: date) -> DataFrame:
+    """One row per censoring-safe labelled episode and landmark reached before `as_of`, with
+    the label at the landmark, the subgroups and the expected delivery date, whoever the
+    member: what training parts and the monitor's realised metrics are drawn from."""
     periods = Periods.of(settings, as_of)
-    training = settings.project.training
     rows = landmark_rows(labelled_episodes(sources, periods), settings.project.landmarks)
     rows = rows.where(F.col("landmark_date") < F.lit(as_of))
     rows = with_known_at(rows, sources)
-    member_split = split_of(F.col("member_id"), training.split_config)
     return rows.select(
         *KEY_COLUMNS,
         "lmp_date",
+        "expected_delivery_date",
         label_at_landmark(settings.project.model.label).alias("label"),
+        *SUBGROUPS,
+    )
+
+
+def landmark_examples(settings: Settings, sources: TableStore, as_of: date) -> DataFrame:
+    """`labelled_landmarks` with each row's part (`split`); rows of no part are dropped."""
+    periods = Periods.of(settings, as_of)
+    member_split = split_of(F.col("member_id"), settings.project.training.split_config)
+    rows = labelled_landmarks(settings, sources, as_of)
+    return rows.select(
+        *KEY_COLUMNS,
+        "lmp_date",
+        "label",
         part_of(member_split, F.col("expected_delivery_date"), periods).alias("split"),
         *SUBGROUPS,
     ).where(F.col("split").isNotNull())

@@ -13,8 +13,6 @@ Counts only: no member row leaves this function.
 
 from __future__ import annotations
 
-from datetime import date
-
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -31,25 +29,33 @@ def _starts(prefixes: tuple[str, ...]):
     return test
 
 
-def list_truth(sources: TableStore, ranked: DataFrame, day: date) -> dict[str, float | int | None]:
-    """`ranked`: the day's ranked rows (episode_id, member_id, days_since_landmark,
-    gestational_age_days, expected_delivery_date). Shares are of its rows."""
+def list_truth(sources: TableStore, ranked: DataFrame) -> dict[str, float | int | None]:
+    """`ranked`: ranked rows of one or more scoring dates (episode_id, member_id,
+    scoring_date, days_since_landmark, gestational_age_days, expected_delivery_date), each
+    judged on its own scoring date. Shares are of its rows."""
     rows = ranked.select(
-        "episode_id", "member_id", "days_since_landmark", "gestational_age_days", "expected_delivery_date"
+        "episode_id",
+        "member_id",
+        "scoring_date",
+        "days_since_landmark",
+        "gestational_age_days",
+        "expected_delivery_date",
     )
     truth = sources.require(S.ORACLE.name).select("episode_id", "true_lmp_date", "pregnancy_end_date")
     codes = sources.require(S.DIAGNOSES.name).unionByName(sources.require(S.DIAGNOSES_IN_TRANSIT.name))
-    codes = codes.where(F.col("service_date") < F.lit(day)).select("member_id", "service_date", "icd10_code")
-    joined = rows.join(truth, "episode_id", "left").join(codes, "member_id", "left")
-    chronic = _starts(V.CHRONIC_HYPERTENSION) & (F.datediff(F.lit(day), F.col("service_date")) <= LOOKBACK_DAYS)
+    codes = codes.select(F.col("member_id").alias("_member"), "service_date", "icd10_code")
+    before = (F.col("member_id") == F.col("_member")) & (F.col("service_date") < F.col("scoring_date"))
+    joined = rows.join(truth, "episode_id", "left").join(codes, before, "left")
+    day = F.col("scoring_date")
+    chronic = _starts(V.CHRONIC_HYPERTENSION) & (F.datediff(day, F.col("service_date")) <= LOOKBACK_DAYS)
     onset = _starts(V.PREGNANCY_HYPERTENSION) & (F.col("service_date") >= F.col("true_lmp_date"))
-    per_row = joined.groupBy("episode_id").agg(
+    per_row = joined.groupBy("episode_id", "scoring_date").agg(
         F.max(F.coalesce(chronic, F.lit(False)).cast("int")).alias("chronic"),
         F.max(F.coalesce(onset, F.lit(False)).cast("int")).alias("onset"),
-        F.max((F.col("pregnancy_end_date") < F.lit(day)).cast("int")).alias("ended"),
+        F.max((F.col("pregnancy_end_date") < day).cast("int")).alias("ended"),
         F.first("days_since_landmark").alias("days"),
         F.first("gestational_age_days").alias("ga"),
-        F.max((F.col("expected_delivery_date") < F.lit(day)).cast("int")).alias("past_due"),
+        F.max((F.col("expected_delivery_date") < day).cast("int")).alias("past_due"),
     )
     carrying = F.greatest("chronic", "onset", "ended")
     r = per_row.agg(
@@ -71,6 +77,7 @@ def list_truth(sources: TableStore, ranked: DataFrame, day: date) -> dict[str, f
 
     return {
         "rows": int(r.rows),
+        "dates": ranked.select("scoring_date").distinct().count(),
         "share_already_carrying": share(r.carrying),
         "share_coded_chronic_hypertension": share(r.chronic),
         "share_coded_hypertension_of_pregnancy": share(r.onset),

@@ -24,7 +24,7 @@ expected delivery date, and whether the member was on an earlier list of this pr
 from __future__ import annotations
 
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from pyspark.sql import Column, DataFrame, Window
@@ -50,17 +50,17 @@ def gestational_age(days: Column) -> Column:
     return F.format_string("%dw%dd", F.floor(days / 7).cast("int"), (days % 7).cast("int"))
 
 
-def known_at_scoring(sources: TableStore, predictions: DataFrame, scoring_date: date) -> DataFrame:
-    """The day's predictions with what the plan knew on the scoring date (KNOWN_FLAGS and the
+def known_at_scoring(sources: TableStore, predictions: DataFrame) -> DataFrame:
+    """Predictions with what the plan knew on each one's scoring date (KNOWN_FLAGS and the
     evidence in words): the label's rules, applied on the scoring day."""
     episodes = sources.require("episodes").select("episode_id", "lmp_date")
-    rows = predictions.join(episodes, "episode_id").withColumn("_known_on", F.lit(scoring_date))
-    keyed = rows.withColumnRenamed("landmark_date", "_landmark_date").withColumnRenamed("_known_on", "landmark_date")
+    rows = predictions.join(episodes, "episode_id")
+    keyed = rows.withColumnRenamed("landmark_date", "_landmark_date").withColumn("landmark_date", F.col("scoring_date"))
     known = with_known_at(keyed, sources, evidence=True)
-    return known.withColumnRenamed("landmark_date", "_known_on").withColumnRenamed("_landmark_date", "landmark_date")
+    return known.drop("landmark_date").withColumnRenamed("_landmark_date", "landmark_date")
 
 
-def sections(frame: DataFrame, outreach_tiers: list[str]) -> Column:
+def sections(outreach_tiers: list[str]) -> Column:
     """ranked, already_known, or null (not listed)."""
     in_tiers = F.col("risk_tier").isin(outreach_tiers)
     any_known = F.greatest(*[F.col(flag) for flag in KNOWN_FLAGS]) > 0
@@ -69,46 +69,56 @@ def sections(frame: DataFrame, outreach_tiers: list[str]) -> Column:
     )
 
 
-def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
+def run(settings: Settings, scoring_date: date, backfill_from: date | None = None) -> dict[str, Any]:
+    """The list of `scoring_date`, or of every date from `backfill_from` to it (each date's
+    partition replaced), as daily runs would have written them."""
     started = time.perf_counter()
+    start = min(backfill_from or scoring_date, scoring_date)
+    dates = [start + timedelta(days=i) for i in range((scoring_date - start).days + 1)]
     spark = get_spark("hrob-outreach")
     store = table_store(spark, settings.namespace)
     sources = table_store(spark, settings.environment.source_schema)
     if not store.exists(outputs.PREDICTIONS):
         raise DataError(f"{store.namespace}.{outputs.PREDICTIONS} does not exist: run the score task")
-    predictions = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(scoring_date))
+    predictions = store.read(outputs.PREDICTIONS).where(
+        F.col("scoring_date").between(F.lit(start), F.lit(scoring_date))
+    )
     config = settings.project.inference
-    summary = predictions.groupBy("risk_tier", "model_version").count().collect()
+    summary = (
+        predictions.where(F.col("scoring_date") == F.lit(scoring_date))
+        .groupBy("risk_tier", "model_version")
+        .count()
+        .collect()
+    )
     versions = sorted({r.model_version for r in summary})
     tiers = {t.name: 0 for t in config.tiers}
     for r in summary:
         tiers[r.risk_tier] += r["count"]
 
-    known = known_at_scoring(sources, predictions, scoring_date)
-    chosen = known.withColumn("section", sections(known, config.outreach.tiers)).where(F.col("section").isNotNull())
-    chosen = chosen.cache()
+    known = known_at_scoring(sources, predictions)
+    chosen = known.withColumn("section", sections(config.outreach.tiers)).where(F.col("section").isNotNull())
     listed_before = (
-        store.read(outputs.OUTREACH).where(F.col("scoring_date") < F.lit(scoring_date)).select("episode_id").distinct()
+        store.read(outputs.OUTREACH).where(F.col("scoring_date") < F.lit(start)).select("episode_id").distinct()
         if store.exists(outputs.OUTREACH)
-        else None
+        else chosen.sparkSession.createDataFrame([], "episode_id long")
     )
-    if listed_before is not None:
-        chosen = chosen.join(listed_before.withColumn("_listed", F.lit(True)), "episode_id", "left")
-    else:
-        chosen = chosen.withColumn("_listed", F.lit(None).cast("boolean"))
-    chosen = chosen.withColumn("listing", F.when(F.col("_listed"), F.lit(ALREADY_LISTED)).otherwise(F.lit(NEW)))
+    chosen = chosen.join(listed_before.withColumn("_before", F.lit(True)), "episode_id", "left")
+    earlier_in_range = Window.partitionBy("episode_id").orderBy("scoring_date")
+    again = F.col("_before").isNotNull() | (F.row_number().over(earlier_in_range) > 1)
+    chosen = chosen.withColumn("listing", F.when(again, F.lit(ALREADY_LISTED)).otherwise(F.lit(NEW)))
 
     act_by = config.outreach.act_before_week
     window_open = F.lit(False) if act_by is None else F.col("gestational_age_days") < F.lit(7 * act_by)
     chosen = chosen.withColumn("_window", window_open)
-    within = Window.partitionBy("section").orderBy(
+    within = Window.partitionBy("scoring_date", "section").orderBy(
         F.col("_window").desc(), F.col("risk_score").desc(), F.col("episode_id")
     )
     chosen = chosen.withColumn("_within", F.row_number().over(within))
     if config.outreach.max_members:
         chosen = chosen.where((F.col("section") != RANKED) | (F.col("_within") <= config.outreach.max_members))
-    ranked_count = chosen.where(F.col("section") == RANKED).count()
-    rank = F.when(F.col("section") == RANKED, F.col("_within")).otherwise(F.col("_within") + F.lit(ranked_count))
+    per_date = Window.partitionBy("scoring_date")
+    ranked_count = F.sum((F.col("section") == RANKED).cast("int")).over(per_date)
+    rank = F.when(F.col("section") == RANKED, F.col("_within")).otherwise(F.col("_within") + ranked_count)
     factors = [f"top_factor_{i + 1}" for i in range(config.top_factors)]
     outreach = chosen.select(
         "scoring_date",
@@ -130,13 +140,9 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         *factors,
         "model_version",
     )
-    store.replace_partitions(outreach, outputs.OUTREACH, "scoring_date", values=[scoring_date])
-    chosen.unpersist()
+    store.replace_partitions(outreach, outputs.OUTREACH, "scoring_date", values=dates)
     written = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(scoring_date))
-    counted = written.groupBy("section", "listing").agg(
-        F.count("*").alias("n"), F.sum(F.col("days_since_landmark")).alias("days")
-    )
-    counts = {(r.section, r.listing): r.n for r in counted.collect()}
+    counts = {(r.section, r.listing): r["count"] for r in written.groupBy("section", "listing").count().collect()}
     ranked = sum(n for (section, _), n in counts.items() if section == RANKED)
     seconds = time.perf_counter() - started
     result = {
@@ -148,6 +154,7 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         "outreach_new": counts.get((RANKED, NEW), 0),
         "already_known": sum(n for (section, _), n in counts.items() if section == ALREADY_KNOWN),
         "model_version": ",".join(versions) or "-",
+        "dates": len(dates),
         "seconds": round(seconds, 1),
     }
     print_summary(result, f"{store.namespace}.{outputs.OUTREACH}")
@@ -205,6 +212,7 @@ def print_summary(result: dict[str, Any], table_name: str) -> None:
         f"model version {result['model_version']}; {result['outreach_members']:,} on the outreach list "
         f"({result['outreach_new']:,} new; capacity: the top {result['capacity_share']:.0%} of pregnancies scored), "
         f"{result['already_known']:,} listed apart as already known ({table_name}); "
-        f"outreach step {result['seconds']:.0f}s",
+        f"outreach step {result['seconds']:.0f}s"
+        + (f" ({result['dates']} dates written, the newest shown)" if result["dates"] > 1 else ""),
         markup=False,
     )

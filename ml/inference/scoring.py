@@ -41,7 +41,7 @@ from ml.data import outputs
 from ml.data.store import TableStore, table_store
 from ml.errors import DataError
 from ml.features.definitions import descriptions
-from ml.features.landmarks import END_COLUMNS, newest_reached
+from ml.features.landmarks import END_COLUMNS, end_recorded, landmark_rows
 from ml.features.point_in_time import lookup_columns, point_in_time_join
 from ml.features.spine import is_open
 from ml.inference.model import check_features, load_scorer, score
@@ -94,9 +94,9 @@ def open_episodes(episodes: DataFrame, scoring_date: date, past_due_margin_days:
     return open_now.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1).drop("_n")
 
 
-def check_one_per_member(predictions: DataFrame, scoring_date: date) -> None:
-    """Before anything is written: one prediction per member, none without a member."""
-    counts = predictions.groupBy("member_id").count()
+def check_one_per_member(predictions: DataFrame, scoring_date: date | str) -> None:
+    """Before anything is written: one prediction per member and date, none without a member."""
+    counts = predictions.groupBy("member_id", "scoring_date").count()
     bad = counts.where((F.col("count") > 1) | F.col("member_id").isNull()).count()
     if bad:
         raise DataError(
@@ -105,16 +105,17 @@ def check_one_per_member(predictions: DataFrame, scoring_date: date) -> None:
         )
 
 
-def due(settings: Settings, sources: TableStore, store: TableStore, scoring_date: date) -> DataFrame:
-    """Pregnancies under way at the newest landmark they reached, if within the last
-    `max_landmark_age_days` days and not scored there on an earlier date."""
+def due(settings: Settings, sources: TableStore, store: TableStore, start: date, end: date) -> DataFrame:
+    """The pregnancies due on each scoring date from `start` to `end` (the module's rules),
+    exactly as daily runs over those dates would score them, given what was scored before
+    `start`."""
     episodes = sources.require("episodes")
     earlier = None
     if store.exists(outputs.PREDICTIONS):
-        earlier = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") < F.lit(scoring_date))
-    rows = due_rows(episodes, settings.project.landmarks, settings.project.inference, scoring_date, earlier)
-    if rows.limit(1).count() == 0 and open_episodes(episodes, scoring_date).limit(1).count() == 0:
-        raise DataError(f"no pregnancy is under way on {scoring_date}: nothing to score")
+        earlier = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") < F.lit(start))
+    rows = due_rows(episodes, settings.project.landmarks, settings.project.inference, end, earlier, start=start)
+    if rows.limit(1).count() == 0 and open_episodes(episodes, end).limit(1).count() == 0:
+        raise DataError(f"no pregnancy is under way on {end}: nothing to score")
     return rows
 
 
@@ -124,28 +125,55 @@ def due_rows(
     config: InferenceSettings,
     scoring_date: date,
     earlier: DataFrame | None = None,
+    start: date | None = None,
 ) -> DataFrame:
-    """`due` on frames: `earlier`, the predictions of earlier dates (episode_id, landmark)."""
-    open_now = open_episodes(episodes, scoring_date, config.past_due_margin_days)
-    reached = newest_reached(open_now, landmarks, scoring_date)
-    reached = reached.where(
-        F.col("landmark_date") >= F.lit(scoring_date - timedelta(days=config.max_landmark_age_days))
+    """`due` on frames, for every scoring date from `start` (default: `scoring_date`) to
+    `scoring_date`; `earlier`: the predictions of dates before `start` (episode_id, landmark).
+
+    A landmark reached on day t is due on the first scoring date d >= max(t, start) on which
+    it is still the newest landmark reached, no more than `max_landmark_age_days` old, the
+    pregnancy under way (identified before d, no end received before d, d not past the
+    expected delivery + margin): the date a daily run would have scored it.
+    """
+    start = start or scoring_date
+    episodes = episodes.select(
+        "episode_id", "member_id", "lmp_date", "identified_date", "expected_delivery_date", *END_COLUMNS
+    ).where(F.col("member_id").isNotNull())
+    # a member's next pregnancy, once the plan knows of it, makes this one stale
+    newer = Window.partitionBy("member_id").orderBy("lmp_date", "episode_id")
+    episodes = episodes.withColumn("_newer_known", F.lead("identified_date").over(newer))
+    reached = landmark_rows(episodes, landmarks)
+    following = Window.partitionBy("episode_id").orderBy("landmark_date", "landmark_order")
+    reached = reached.withColumn("_next", F.lead("landmark_date").over(following))
+    first = F.greatest(F.col("landmark_date"), F.lit(start), F.date_add(F.col("identified_date"), 1))
+    ended = end_recorded()
+    last = F.least(
+        F.date_add(F.col("landmark_date"), config.max_landmark_age_days),
+        F.coalesce(F.date_sub(F.col("_next"), 1), F.lit(scoring_date)),
+        F.lit(scoring_date),
+        F.date_add(F.col("expected_delivery_date"), config.past_due_margin_days),
+        F.coalesce(ended, F.lit(scoring_date)),
+        F.coalesce(F.col("_newer_known"), F.lit(scoring_date)),
     )
+    rows = reached.withColumn("scoring_date", first).where(F.col("scoring_date") <= last)
     if earlier is not None:
-        reached = reached.join(
-            earlier.select("episode_id", "landmark").distinct(), ["episode_id", "landmark"], "left_anti"
-        )
+        rows = rows.join(earlier.select("episode_id", "landmark").distinct(), ["episode_id", "landmark"], "left_anti")
+    # one pregnancy per member and date: the latest LMP (an earlier one whose end has not arrived)
+    latest = Window.partitionBy("member_id", "scoring_date").orderBy(
+        F.col("lmp_date").desc(), F.col("episode_id").desc()
+    )
+    rows = rows.withColumn("_n", F.row_number().over(latest)).where(F.col("_n") == 1)
     week = F.round(F.datediff(F.col("landmark_date"), F.col("lmp_date")) / 7.0, 1)
-    return reached.select(
+    return rows.select(
         "member_id",
         "episode_id",
         "lmp_date",
         "landmark",
         "landmark_date",
         week.alias("landmark_week"),
-        F.lit(scoring_date).alias("scoring_date"),
-        F.datediff(F.lit(scoring_date), F.col("lmp_date")).alias("gestational_age_days"),
-        F.datediff(F.lit(scoring_date), F.col("landmark_date")).alias("days_since_landmark"),
+        "scoring_date",
+        F.datediff(F.col("scoring_date"), F.col("lmp_date")).alias("gestational_age_days"),
+        F.datediff(F.col("scoring_date"), F.col("landmark_date")).alias("days_since_landmark"),
         "expected_delivery_date",
     )
 
@@ -163,8 +191,13 @@ def check_fresh(features: DataFrame, scoring_date: date, settings: Settings) -> 
         )
 
 
-def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
+def run(settings: Settings, scoring_date: date, backfill_from: date | None = None) -> dict[str, Any]:
+    """Score `scoring_date`, or every date from `backfill_from` to it as daily runs would
+    have (a new environment's history, or days the job did not run): one pass, each date's
+    partition replaced."""
     started = time.perf_counter()
+    start = min(backfill_from or scoring_date, scoring_date)
+    dates = [start + timedelta(days=i) for i in range((scoring_date - start).days + 1)]
     spark = get_spark("hrob-score")
     configure_mlflow()
     name = settings.model_name
@@ -175,12 +208,13 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
     check_fresh(features, scoring_date, settings)
     check_features(scorer, features, f"{store.namespace}.{outputs.FEATURES}")
 
-    cohort = due(settings, sources, store, scoring_date)
+    cohort = due(settings, sources, store, start, scoring_date)
     max_age = settings.project.features.max_snapshot_age_days
     rows = point_in_time_join(
         cohort,
         lookup_columns(features, scorer.features),
         "landmark_date",
+        entity_id=["episode_id", "landmark"],
         max_age_days=max_age,
         not_before="lmp_date",
     ).cache()
@@ -193,8 +227,9 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         else:
             skipped[r.feature_gap] = skipped.get(r.feature_gap, 0) + r["count"]
     total = sum(by_landmark.values())
+    when = f"{scoring_date}" if start == scoring_date else f"{start} to {scoring_date} ({len(dates)} dates)"
     print(
-        f"[score] {scoring_date}: {total:,} pregnancies reached a new landmark ("
+        f"[score] {when}: {total:,} pregnancies reached a new landmark ("
         + ", ".join(f"{lm.name} {by_landmark.get(lm.name, 0):,}" for lm in settings.project.landmarks)
         + f"); champion {name} v{version}"
         + (f"; skipped, no usable snapshot: {', '.join(f'{r} {n:,}' for r, n in skipped.items())}" if skipped else ""),
@@ -217,14 +252,13 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         F.lit(datetime.now(UTC).replace(tzinfo=None)).cast("timestamp").alias("scored_at"),
     )
     predictions = predictions.cache()  # scored once: the write reads its partition values and rows
-    check_one_per_member(predictions, scoring_date)
-    store.replace_partitions(predictions, outputs.PREDICTIONS, "scoring_date", values=[scoring_date])
+    check_one_per_member(predictions, when)
+    store.replace_partitions(predictions, outputs.PREDICTIONS, "scoring_date", values=dates)
     predictions.unpersist()
     rows.unpersist()
     seconds = time.perf_counter() - started
     print(
-        f"[score] wrote {total:,} predictions for {scoring_date} to {store.namespace}.{outputs.PREDICTIONS} "
-        f"in {seconds:.0f}s"
+        f"[score] wrote {total:,} predictions for {when} to {store.namespace}.{outputs.PREDICTIONS} in {seconds:.0f}s"
         + (": the date's partition is empty (an earlier run's rows removed, if any)" if not total else ""),
         flush=True,
     )
@@ -232,5 +266,6 @@ def run(settings: Settings, scoring_date: date) -> dict[str, Any]:
         "rows_scored": total,
         "model_version": version,
         "scoring_date": scoring_date.isoformat(),
+        "scoring_dates": len(dates),
         "skipped_without_snapshot": sum(skipped.values()),
     }

@@ -137,20 +137,26 @@ TRAINING = Job(
 INFERENCE = Job(
     name="inference",
     after_table=outputs.FEATURES,
-    description="Score open pregnancy episodes with the champion and build the outreach list.",
-    parameters={"scoring_date": TODAY},
+    description="Score pregnancies under way at a landmark reached this week with the champion; the outreach list.",
+    parameters={"scoring_date": TODAY, "backfill_from": ""},
     tasks=(
         Task(
             key="score",
             entry_point="ml/jobs/score.py",
-            description="Score every episode open on the scoring date; write its predictions partition.",
-            parameters=("--scoring-date={{job.parameters.scoring_date}}",),
+            description="Score the pregnancies due on the scoring date (or each date since backfill_from).",
+            parameters=(
+                "--scoring-date={{job.parameters.scoring_date}}",
+                "--backfill-from={{job.parameters.backfill_from}}",
+            ),
         ),
         Task(
             key="outreach",
             entry_point="ml/jobs/outreach.py",
-            description="Rank the top tier into the care managers' outreach list; print a summary.",
-            parameters=("--scoring-date={{job.parameters.scoring_date}}",),
+            description="Rank the outreach tiers into the care managers' list, detections apart; print a summary.",
+            parameters=(
+                "--scoring-date={{job.parameters.scoring_date}}",
+                "--backfill-from={{job.parameters.backfill_from}}",
+            ),
             depends_on=("score",),
         ),
     ),

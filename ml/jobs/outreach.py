@@ -11,12 +11,14 @@ from ml.jobs.entry import parse_date, run_task
 
 def configure(parser):
     parser.add_argument("--scoring-date", default="", help="YYYY-MM-DD (default: today).")
+    parser.add_argument("--backfill-from", default="", help="Also every date from this one, as daily runs would have.")
 
 
 def run(args, settings):
     from ml.inference.outreach import run as outreach
 
-    return outreach(settings, scoring_date=parse_date(args.scoring_date, "--scoring-date"))
+    backfill_from = parse_date(args.backfill_from, "--backfill-from") if args.backfill_from else None
+    return outreach(settings, scoring_date=parse_date(args.scoring_date, "--scoring-date"), backfill_from=backfill_from)
 
 
 if __name__ == "__main__":

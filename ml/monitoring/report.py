@@ -22,11 +22,12 @@ from ml.runtime.paths import local_dir
 from ml.runtime.spark import get_spark
 
 PANELS = (  # (check, slice or None for the worst slice, title, threshold setting, lower is worse)
-    ("score_psi", "all", "Score drift (PSI)", "score_psi", False),
+    ("score_psi", "all", "Score drift (PSI, landmark mix held)", "score_psi", False),
     ("feature_psi", None, "Largest feature drift (PSI)", "feature_psi", False),
     ("missing_share_change", None, "Largest change of a missing share", "missing_share_change", False),
     ("volume_share", "all", "Rows scored / previous 28 days", "min_volume_share", True),
-    ("realised_auroc", "all", "Realised AUROC (outcomes recorded since)", "min_realised_auroc", True),
+    ("expected_auroc", "all", "Expected AUROC from the scores (before outcomes)", None, True),
+    ("realised_auroc", "all", "Realised AUROC (landmark labels since censoring-safe)", "min_realised_auroc", True),
 )
 
 
@@ -59,9 +60,11 @@ def plot(frame: pd.DataFrame, settings: Settings, path: Path) -> None:
             ax.text(0.5, 0.5, "no value yet", ha="center", va="center", transform=ax.transAxes, color="grey")
         else:
             ax.plot(pd.to_datetime(values.index), values.to_numpy(), marker="o", color="#3b6ea5")
-        ax.axhline(getattr(config, threshold), linestyle="--", color="#b03a2e", label="threshold")
+        if threshold is not None:
+            ax.axhline(getattr(config, threshold), linestyle="--", color="#b03a2e", label="threshold")
         ax.set_title(title, fontsize=10)
-        ax.legend(loc="upper left", fontsize=8)
+        if threshold is not None:
+            ax.legend(loc="upper left", fontsize=8)
     axes[-1].set_xlabel("monitoring date")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -35,6 +35,16 @@ def version(name: str, number: str | int) -> ModelVersion | None:
         return None
 
 
+def versions(name: str) -> list[ModelVersion]:
+    """Every version of `name` with its tags (Unity Catalog's search returns none: each
+    version is read on its own); none when the model does not exist."""
+    try:
+        found = client().search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return []
+    return [v for v in (version(name, f.version) for f in found) if v is not None]
+
+
 def set_tags(name: str, number: str | int, tags: dict[str, Any]) -> None:
     c = client()
     for key, value in tags.items():

@@ -1,21 +1,33 @@
-"""The promotion gate: checks and the decision, as plain data (no Spark, no MLflow).
+"""The promotion gate: checks in a fixed order and the decision, as plain data (no Spark, no
+MLflow).
 
 Input: one frame of holdout rows (member, episode, landmark, label, subgroups) with both
-models' scores side by side. Two kinds of check:
+models' scores side by side. The checks, in the order they are judged and recorded:
 
-- minimums, judged on the challenger alone and required of a first champion too:
-  AUROC and AUPRC floors, and calibration (slope and intercept) at every landmark;
-- comparisons with the champion, each on a paired, seeded, member-clustered bootstrap
-  interval of (challenger - champion) (ml/evaluation/bootstrap.py):
-  - the primary metric: the interval's lower bound must exceed `min_improvement`, so a
-    tie or a difference the holdout cannot tell from noise keeps the champion;
-  - every subgroup cell's AUROC (pools merge small categories): non-inferiority, the
-    lower bound >= -`max_subgroup_drop`;
-  - PPV and sensitivity at the outreach cut-off at every landmark: lower bound >= minus
-    their margins.
+1. Minimums, on the challenger alone and required of a first champion too: AUROC and AUPRC
+   floors (set from a recorded reference run, never tuned on the holdout), and at every
+   landmark a calibration slope and intercept whose intervals reach the configured bounds
+   (miscalibration must be shown, not merely possible on a small holdout).
+2. The primary check: the interval of (challenger - champion) on the primary metric, from
+   a paired, seeded, member-clustered bootstrap (ml/evaluation/bootstrap.py), must lie
+   above `min_improvement`. Its one-sided level is (1 - confidence) / 2 on the first look
+   at a holdout and halves with every further look against the same champion on an
+   overlapping holdout (`look`), so repeated looks at one holdout spend at most
+   1 - confidence in all.
+3. Secondary checks, each a non-inferiority margin sized to its own standard error: it
+   fails when the challenger's drop exceeds z standard errors of that difference, z set by
+   Bonferroni over the secondary checks so that an equal challenger fails any of them at
+   most `secondary_false_failure` of the time. In order: AUROC at every landmark; PPV and
+   sensitivity at capacity (the top `capacity` share of each landmark's rows, as a day's
+   list is sized) at every landmark; AUROC in every subgroup cell (race and ethnicity, age
+   band, rurality, language), each cell's difference partially pooled towards its
+   subgroup's (a random-effects estimate: a small cell borrows strength, a large one stands
+   on its own), so every cell is judged. A cell with a single class is named "not
+   evaluated", never skipped silently.
 
-A cell or landmark too small to judge is not silently skipped: it is listed as "not
-evaluated (n=...)" in the report, the tags and the description.
+Promotion needs every check. Fairness is also judged absolutely, on the challenger itself:
+per cell AUROC, sensitivity at capacity and observed/expected with intervals, and alerts
+when a cell falls behind the best-served one (`fairness`); they block only if configured.
 
 The decision depends on the mode:
 - enabled: promote when every check passes;
@@ -28,13 +40,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from ml.config.models import ValidationSettings
 from ml.evaluation.bootstrap import (
-    Interval,
     at_capacity,
     interval,
     replicate_weights,
@@ -44,19 +56,30 @@ from ml.evaluation.bootstrap import (
 from ml.evaluation.landmarks import landmark_metrics
 from ml.evaluation.metrics import classification_metrics
 
-MINIMUM, COMPARISON = "minimum", "comparison"
+MINIMUM, PRIMARY, SECONDARY, FAIRNESS = "minimum", "primary", "secondary", "fairness"
+MIN_CELL_CLASS = 5  # positives and negatives a subgroup cell needs for an estimate of its own
+COMPARISON = (PRIMARY, SECONDARY)
 
 
 @dataclass(frozen=True)
 class Check:
     name: str
-    kind: str  # MINIMUM or COMPARISON
+    kind: str  # MINIMUM, PRIMARY, SECONDARY or FAIRNESS
     value: float | None  # the point estimate judged (a difference for comparisons)
-    threshold: float
+    threshold: float  # the floor, or the margin the difference must stay above
     passed: bool
     detail: str
-    low: float | None = None  # the interval, for comparisons
+    low: float | None = None  # its interval
     high: float | None = None
+    n: int = 0  # the rows it rests on
+    order: int = 0  # its place in the gate, from 1
+
+    @property
+    def status(self) -> str:
+        return "PASS" if self.passed else ("ALERT" if self.kind == FAIRNESS else "FAIL")
+
+    def line(self) -> str:
+        return f"{self.order:>2}. {self.status} {self.name}: {self.detail}"
 
 
 @dataclass(frozen=True)
@@ -81,11 +104,21 @@ class Decision:
     # per landmark: the population the outreach list is drawn from at each point of pregnancy
     challenger_landmarks: dict[str, dict[str, float]] = field(default_factory=dict)
     champion_landmarks: dict[str, dict[str, float]] = field(default_factory=dict)
-    holdout: dict[str, str] = field(default_factory=dict)  # split seeds, rows, digest of its ids
+    holdout: dict[str, str] = field(default_factory=dict)  # split seeds, rows, digest of its ids, look
+    fairness: list[dict] = field(default_factory=list)  # per subgroup cell of the challenger
+    block_on_fairness: bool = False
+
+    def add(self, check: Check) -> None:
+        self.checks.append(Check(**{**asdict(check), "order": len(self.checks) + 1}))
+
+    @property
+    def gate(self) -> list[Check]:
+        """The checks that decide (fairness alerts only when configured to block)."""
+        return [c for c in self.checks if c.kind != FAIRNESS or self.block_on_fairness]
 
     @property
     def passed(self) -> bool:
-        return all(c.passed for c in self.checks)
+        return all(c.passed for c in self.gate)
 
     @property
     def minimums_passed(self) -> bool:
@@ -98,6 +131,12 @@ class Decision:
             return self.minimums_passed
         return self.mode == "enabled" and self.passed
 
+    def failed(self) -> list[Check]:
+        return [c for c in self.gate if not c.passed]
+
+    def alerts(self) -> list[Check]:
+        return [c for c in self.checks if c.kind == FAIRNESS and not c.passed]
+
     @property
     def outcome(self) -> str:
         if self.champion_version is None:
@@ -109,8 +148,9 @@ class Decision:
             return f"dry run: {verdict}; champion unchanged"
         return "promote" if self.promote else f"reject ({verdict})"
 
-    def failed(self) -> list[Check]:
-        return [c for c in self.checks if not c.passed]
+    def reasons(self) -> str:
+        """Each failed check with its interval and n, in gate order: why a challenger was rejected."""
+        return "; ".join(f"{c.name} {_interval_text(c)} (n={c.n:,})" for c in self.failed())
 
     def to_dict(self) -> dict:
         return {
@@ -125,8 +165,9 @@ class Decision:
             "champion_metrics": self.champion_metrics,
             "challenger_landmarks": self.challenger_landmarks,
             "champion_landmarks": self.champion_landmarks,
-            "checks": [asdict(c) for c in self.checks],
+            "checks": [asdict(c) | {"status": c.status} for c in self.checks],
             "not_evaluated": [asdict(n) | {"status": str(n)} for n in self.not_evaluated],
+            "fairness": self.fairness,
         }
 
     def tags(self) -> dict[str, str]:
@@ -137,23 +178,24 @@ class Decision:
             "validation_promote": str(self.promote).lower(),
             "validation_champion_version": self.champion_version or "none",
         }
+        if self.failed():
+            tags["validation_failed_checks"] = self.reasons()[:4900]  # a tag value holds 5,000 characters
         tags |= {f"holdout_{k}": v for k, v in self.holdout.items()}
         for name, value in self.challenger_metrics.items():
             tags[f"challenger_{name}"] = f"{value:.4f}"
         for name, value in self.champion_metrics.items():
             tags[f"champion_{name}"] = f"{value:.4f}"
         for check in self.checks:
-            tags[f"check_{check.name}"] = "pass" if check.passed else "fail"
+            tags[f"check_{check.name}"] = check.status.lower()
             if check.low is not None:
-                bounds = f"[{_fmt(check.low, '+')}, {_fmt(check.high, '+')}]"
-                tags[f"interval_{check.name}"] = f"{_fmt(check.value, '+')} {bounds}"
+                tags[f"interval_{check.name}"] = _interval_text(check)
         for skipped in self.not_evaluated:
             tags[f"check_{skipped.name}"] = f"not evaluated (n={skipped.episodes})"
         return tags
 
     def description(self) -> str:
         lines = [f"Validation ({self.mode}): {self.outcome}."]
-        lines += [f"- {'PASS' if c.passed else 'FAIL'} {c.name}: {c.detail}" for c in self.checks]
+        lines += [f"- {c.line()}" for c in self.checks]
         lines += [f"- NOT EVALUATED {n.name}: {n}" for n in self.not_evaluated]
         return "\n".join(lines)
 
@@ -164,6 +206,19 @@ def _fmt(value: float | None, sign: str = "") -> str:
     return f"{value:{sign}.4f}"
 
 
+def _interval_text(check: Check) -> str:
+    sign = "+" if check.kind in COMPARISON else ""
+    if check.low is None:
+        return _fmt(check.value, sign)
+    return f"{_fmt(check.value, sign)} [{_fmt(check.low, sign)}, {_fmt(check.high, sign)}]"
+
+
+def primary_alpha(confidence: float, look: int) -> float:
+    """The primary check's one-sided level on the `look`-th look (1, 2, ...) against one
+    champion on an overlapping holdout: (1 - confidence) / 2, halved with each further look."""
+    return (1 - confidence) / 2 ** max(look, 1)
+
+
 def decide(
     config: ValidationSettings,
     primary: str,
@@ -172,12 +227,13 @@ def decide(
     challenger_version: str,
     champion_version: str | None,
     scored: pd.DataFrame,
+    look: int = 1,
 ) -> Decision:
     """`scored`: member_id, episode_id, landmark, label, the configured subgroups, and the
     score columns `challenger` and (when there is a champion) `champion`."""
     labels = scored["label"].to_numpy(np.int64)
     compare = champion_version is not None and config.mode != "disabled"
-    decision = Decision(config.mode, challenger_version, champion_version)
+    decision = Decision(config.mode, challenger_version, champion_version, block_on_fairness=config.fairness.block)
     for role in ("challenger", "champion") if compare else ("challenger",):
         metrics = classification_metrics(labels, scored[role].to_numpy(np.float64))
         metrics |= {"rows": float(len(scored)), "episodes": float(scored["episode_id"].nunique())}
@@ -185,25 +241,45 @@ def decide(
         setattr(decision, f"{role}_metrics", metrics)
         setattr(decision, f"{role}_landmarks", per_landmark)
 
-    _minimums(decision, config, scored, landmarks)
+    boot = config.bootstrap
+    weights = replicate_weights(scored["member_id"].to_numpy(), boot.replicates, boot.seed)
+    _minimums(decision, config, scored, landmarks, weights)
     if compare:
-        _comparisons(decision, config, primary, capacity, landmarks, scored)
+        gate = _Comparisons(decision, config, scored, weights, capacity)
+        gate.primary(primary, look)
+        gate.landmarks(landmarks)
+        gate.subgroups()
+        gate.finish()
+    _fairness(decision, config, scored, weights, capacity)
     return decision
 
 
-def _minimums(decision: Decision, config: ValidationSettings, scored: pd.DataFrame, landmarks: list[str]) -> None:
+def _minimums(
+    decision: Decision, config: ValidationSettings, scored: pd.DataFrame, landmarks: list[str], weights: np.ndarray
+) -> None:
     mine = decision.challenger_metrics
+    labels = scored["label"].to_numpy(np.int64)
+    scores = scored["challenger"].to_numpy(np.float64)
+    boot = config.bootstrap
     for metric, floor in (("auroc", config.min_auroc), ("auprc", config.min_auprc)):
         value = mine[metric]
-        decision.checks.append(
-            Check(f"min_{metric}", MINIMUM, value, floor, value >= floor, f"challenger {_fmt(value)} >= {floor:.4f}")
+        spread = interval(weighted_metric(metric, labels, scores, weights), boot.confidence)
+        decision.add(
+            Check(
+                f"min_{metric}",
+                MINIMUM,
+                value,
+                floor,
+                value >= floor,
+                f"challenger {_fmt(value)} [{_fmt(spread.low)}, {_fmt(spread.high)}] >= floor {floor:.4f} "
+                f"({len(scored):,} rows)",
+                spread.low,
+                spread.high,
+                n=len(scored),
+            )
         )
     low, high = config.calibration.slope
     bound = config.calibration.max_abs_intercept
-    boot = config.bootstrap
-    weights = replicate_weights(scored["member_id"].to_numpy(), boot.replicates, boot.seed)
-    labels = scored["label"].to_numpy(np.int64)
-    scores = scored["challenger"].to_numpy(np.float64)
     for landmark in landmarks:
         mask = (scored["landmark"] == landmark).to_numpy()
         part = scored[mask]
@@ -216,7 +292,7 @@ def _minimums(decision: Decision, config: ValidationSettings, scored: pd.DataFra
         # miscalibration must be shown, not merely possible: the check fails when an interval
         # lies wholly outside its bounds, and a holdout too small to tell passes it
         ok = slope.high >= low and slope.low <= high and intercept.high >= -bound and intercept.low <= bound
-        decision.checks.append(
+        decision.add(
             Check(
                 f"calibration_{landmark}",
                 MINIMUM,
@@ -228,111 +304,248 @@ def _minimums(decision: Decision, config: ValidationSettings, scored: pd.DataFra
                 f"+/-{bound} ({len(part):,} rows)",
                 slope.low,
                 slope.high,
+                n=len(part),
             )
         )
 
 
-def _too_small(name: str, part: pd.DataFrame, minimum: int, unit: str = "rows") -> NotEvaluated:
-    count = len(part) if unit == "rows" else part["episode_id"].nunique()
-    classes = part["label"].nunique() if len(part) else 0
-    reason = f"{count:,} {unit} < {minimum:,}" if count < minimum else "a single class"
-    if count >= minimum and classes == 2:
-        reason = "nobody above the outreach cut-off for one of the models"
+def _too_small(name: str, part: pd.DataFrame, minimum: int) -> NotEvaluated:
+    count = len(part)
+    reason = f"{count:,} rows < {minimum:,}" if count < minimum else "a single class"
     return NotEvaluated(name, int(part["episode_id"].nunique()) if len(part) else 0, reason)
 
 
-def _comparisons(
-    decision: Decision,
-    config: ValidationSettings,
-    primary: str,
-    capacity: float,
-    landmarks: list[str],
-    scored: pd.DataFrame,
-) -> None:
-    boot = config.bootstrap
-    weights = replicate_weights(scored["member_id"].to_numpy(), boot.replicates, boot.seed)
-    labels = scored["label"].to_numpy(np.int64)
-    mine, theirs = scored["challenger"].to_numpy(np.float64), scored["champion"].to_numpy(np.float64)
-    level = f"{boot.confidence:.0%}"
+class _Comparisons:
+    """The primary and secondary checks on paired replicates of (challenger - champion)."""
 
-    def difference(metric: str, mask: np.ndarray) -> Interval:
-        w, y = weights[:, mask], labels[mask]
-        return interval(
-            weighted_metric(metric, y, mine[mask], w) - weighted_metric(metric, y, theirs[mask], w), boot.confidence
+    def __init__(
+        self, decision: Decision, config: ValidationSettings, scored: pd.DataFrame, weights: np.ndarray, capacity: float
+    ):
+        self.decision, self.config, self.scored, self.weights, self.capacity = (
+            decision,
+            config,
+            scored,
+            weights,
+            capacity,
+        )
+        self.labels = scored["label"].to_numpy(np.int64)
+        self.mine = scored["challenger"].to_numpy(np.float64)
+        self.theirs = scored["champion"].to_numpy(np.float64)
+        self.pending: list[tuple[str, np.ndarray, int, str]] = []  # secondary: name, replicates, n, what
+
+    def difference(self, metric: str, mask: np.ndarray) -> np.ndarray:
+        w, y = self.weights[:, mask], self.labels[mask]
+        return weighted_metric(metric, y, self.mine[mask], w) - weighted_metric(metric, y, self.theirs[mask], w)
+
+    def primary(self, metric: str, look: int) -> None:
+        boot = self.config.bootstrap
+        alpha = primary_alpha(boot.confidence, look)
+        draws = self.difference(metric, np.ones(len(self.scored), dtype=bool))
+        gap = interval(draws, 1 - 2 * alpha)
+        margin = self.config.min_improvement
+        better = gap.low > margin
+        verdict = (
+            "better" if better else ("worse: champion kept" if gap.high < 0 else "inconclusive or a tie: champion kept")
+        )
+        d = self.decision
+        d.add(
+            Check(
+                f"beats_champion_{metric}",
+                PRIMARY,
+                gap.estimate,
+                margin,
+                better,
+                f"challenger {_fmt(d.challenger_metrics[metric])} - champion {_fmt(d.champion_metrics[metric])} = "
+                f"{gap} (one-sided {alpha:.4g}: look {look} at this holdout, {boot.replicates} paired replicates by "
+                f"member); the lower bound must exceed {margin:+.4f}: {verdict}",
+                gap.low,
+                gap.high,
+                n=len(self.scored),
+            )
         )
 
-    everyone = np.ones(len(scored), dtype=bool)
-    gap = difference(primary, everyone)
-    margin = config.min_improvement
-    better = gap.low > margin
-    verdict = (
-        "better" if better else ("worse: champion kept" if gap.high < 0 else "inconclusive or a tie: champion kept")
-    )
-    decision.checks.append(
-        Check(
-            f"beats_champion_{primary}",
-            COMPARISON,
-            gap.estimate,
-            margin,
-            better,
-            f"challenger {_fmt(decision.challenger_metrics[primary])} - champion "
-            f"{_fmt(decision.champion_metrics[primary])} = {gap} ({level} paired bootstrap, "
-            f"{boot.replicates} replicates); lower bound must exceed {margin:+.4f}: {verdict}",
-            gap.low,
-            gap.high,
-        )
-    )
-
-    for subgroup in config.subgroups:
-        pools = config.cell_of(subgroup)
-        cells = scored[subgroup].astype(str).map(lambda v, pools=pools: pools.get(v, v))
-        for cell in sorted(cells.unique()):
-            mask = (cells == cell).to_numpy()
-            part = scored[mask]
-            name = f"subgroup_{subgroup}_{cell}"
-            episodes = part["episode_id"].nunique()
-            if episodes < config.min_subgroup_episodes or part["label"].nunique() < 2:
-                decision.not_evaluated.append(_too_small(name, part, config.min_subgroup_episodes, unit="episodes"))
+    def landmarks(self, landmarks: list[str]) -> None:
+        masks = {}
+        for landmark in landmarks:
+            mask = (self.scored["landmark"] == landmark).to_numpy()
+            part = self.scored[mask]
+            if len(part) < self.config.min_landmark_rows or part["label"].nunique() < 2:
+                self.decision.not_evaluated.append(
+                    _too_small(f"landmark_{landmark}", part, self.config.min_landmark_rows)
+                )
                 continue
-            diff = difference("auroc", mask)
-            drop = config.max_subgroup_drop
-            held = set(scored.loc[mask, subgroup].astype(str))
-            pooled = f" (pool of {', '.join(sorted(held))})" if held != {cell} else ""
-            decision.checks.append(
+            masks[landmark] = mask
+        for landmark, mask in masks.items():
+            self.pending.append((f"auroc_{landmark}", self.difference("auroc", mask), int(mask.sum()), "AUROC"))
+        at = {}
+        for landmark, mask in masks.items():
+            w = self.weights[:, mask]
+            ours = at_capacity(self.labels[mask], self.mine[mask], w, self.capacity)
+            champions = at_capacity(self.labels[mask], self.theirs[mask], w, self.capacity)
+            at[landmark] = {m: ours[m] - champions[m] for m in ("ppv", "sensitivity")}
+        for metric in ("ppv", "sensitivity"):
+            what = f"{'PPV' if metric == 'ppv' else 'sensitivity'} at capacity (top {self.capacity:.0%})"
+            for landmark, mask in masks.items():
+                self.pending.append((f"{metric}_{landmark}", at[landmark][metric], int(mask.sum()), what))
+
+    def subgroups(self) -> None:
+        """Each cell's AUROC difference, partially pooled within its subgroup."""
+        for subgroup in self.config.subgroups:
+            if subgroup not in self.scored.columns:
+                continue
+            values = self.scored[subgroup].astype(str).to_numpy()
+            cells, thin = {}, set()
+            for cell in sorted(set(values)):
+                mask = values == cell
+                part = self.scored[mask]
+                if part["label"].nunique() < 2:
+                    self.decision.not_evaluated.append(
+                        NotEvaluated(f"subgroup_{subgroup}_{cell}", int(part["episode_id"].nunique()), "a single class")
+                    )
+                    continue
+                positives = int(part["label"].sum())
+                if min(positives, len(part) - positives) < MIN_CELL_CLASS:
+                    thin.add(cell)
+                cells[cell] = (mask, self.difference("auroc", mask))
+            pooled = _partially_pooled({c: d for c, (_, d) in cells.items()}, thin)
+            for cell, draws, weight in pooled:
+                mask = cells[cell][0]
+                own = (
+                    f"fewer than {MIN_CELL_CLASS} of a class: judged at its subgroup's estimate"
+                    if cell in thin
+                    else f"partially pooled, weight {weight:.2f} on the cell's own estimate"
+                )
+                what = f"AUROC in {subgroup} {cell} ({own})"
+                self.pending.append((f"subgroup_{subgroup}_{cell}", draws, int(mask.sum()), what))
+
+    def finish(self) -> None:
+        """The secondary checks, margins sized to their own standard errors (Bonferroni z)."""
+        if not self.pending:
+            return
+        z = NormalDist().inv_cdf(1 - self.config.secondary_false_failure / len(self.pending))
+        confidence = self.config.bootstrap.confidence
+        for name, draws, n, what in self.pending:
+            spread = interval(draws, confidence)
+            finite = draws[1:][np.isfinite(draws[1:])]
+            se = float(finite.std()) if len(finite) > 1 else float("nan")
+            margin = z * se
+            passed = bool(np.isfinite(spread.estimate) and spread.estimate >= -margin) if np.isfinite(se) else True
+            self.decision.add(
                 Check(
                     name,
-                    COMPARISON,
-                    diff.estimate,
-                    -drop,
-                    diff.low >= -drop,
-                    f"AUROC difference {diff} on {episodes:,} episodes{pooled}; lower bound must be >= {-drop:+.4f}",
-                    diff.low,
-                    diff.high,
+                    SECONDARY,
+                    spread.estimate,
+                    -margin,
+                    passed,
+                    f"{what}: challenger - champion = {spread}; may fall by at most {z:.2f} standard errors "
+                    f"({margin:.4f}) ({n:,} rows)",
+                    spread.low,
+                    spread.high,
+                    n=n,
                 )
             )
 
-    for landmark in landmarks:
-        mask = (scored["landmark"] == landmark).to_numpy()
-        part = scored[mask]
-        if len(part) < config.min_landmark_rows or part["label"].nunique() < 2:
-            decision.not_evaluated.append(_too_small(f"outreach_{landmark}", part, config.min_landmark_rows))
+
+def _partially_pooled(
+    cells: dict[str, np.ndarray], thin: set[str] = frozenset()
+) -> list[tuple[str, np.ndarray, float]]:
+    """Each cell's replicates shrunk towards the subgroup's precision-weighted mean by the
+    random-effects weight tau^2 / (tau^2 + se^2) (DerSimonian-Laird tau^2), replicate by
+    replicate so the interval carries the pooling: (cell, replicates, weight). A replicate
+    where a small cell's AUROC is undefined (a class drawn away) counts as its estimate; a
+    `thin` cell (too few of a class for an estimate of its own) takes the pooled one."""
+    names = list(cells)
+    draws = np.vstack([cells[c] for c in names]) if names else np.empty((0, 1))
+    draws = np.where(np.isfinite(draws), draws, draws[:, :1])
+    se = draws[:, 1:].std(axis=1) if draws.shape[1] > 1 else np.zeros(len(names))
+    stands = np.array([c not in thin for c in names], dtype=bool)
+    ok = np.isfinite(draws[:, 0]) & (se > 0) & stands
+    if ok.sum() < 2:
+        return [(c, draws[i], 1.0) for i, c in enumerate(names) if c not in thin]
+    precision = np.where(ok, 1 / np.where(ok, se, 1.0) ** 2, 0.0)
+    mean = (precision * np.where(ok, draws[:, 0], 0.0)).sum() / precision.sum()
+    q = (precision * (np.where(ok, draws[:, 0], mean) - mean) ** 2).sum()
+    tau2 = max(0.0, (q - (ok.sum() - 1)) / (precision.sum() - (precision**2).sum() / precision.sum()))
+    weight = np.where(ok, tau2 / (tau2 + np.where(ok, se, 1.0) ** 2), np.where(stands, 1.0, 0.0))
+    pooled = (precision[:, None] * np.where(ok[:, None], draws, 0.0)).sum(axis=0) / precision.sum()
+    shrunk = pooled[None, :] + weight[:, None] * (draws - pooled[None, :])
+    return [(c, shrunk[i], float(weight[i])) for i, c in enumerate(names)]
+
+
+def _fairness(
+    decision: Decision, config: ValidationSettings, scored: pd.DataFrame, weights: np.ndarray, capacity: float
+) -> None:
+    """The challenger's own disparity across cells: AUROC, sensitivity at capacity (the
+    list's threshold over the whole holdout) and observed/expected, each with its interval;
+    an alert where a cell falls behind the best-served cell of its subgroup."""
+    alerts = config.fairness
+    labels = scored["label"].to_numpy(np.int64)
+    scores = scored["challenger"].to_numpy(np.float64)
+    confidence = config.bootstrap.confidence
+    threshold = np.quantile(scores, 1 - capacity) if len(scores) else np.inf
+    flagged = scores >= threshold
+    for subgroup in config.subgroups:
+        if subgroup not in scored.columns:
             continue
-        w = weights[:, mask]
-        ours = at_capacity(labels[mask], mine[mask], w, capacity)
-        champions = at_capacity(labels[mask], theirs[mask], w, capacity)
-        for metric, allowed in (("ppv", config.max_ppv_drop), ("sensitivity", config.max_sensitivity_drop)):
-            diff = interval(ours[metric] - champions[metric], boot.confidence)
-            decision.checks.append(
+        values = scored[subgroup].astype(str).to_numpy()
+        rows = []
+        for cell in sorted(set(values)):
+            mask = values == cell
+            w, y, s = weights[:, mask], labels[mask], scores[mask]
+            positives = (w * y).sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                sensitivity = (w * (y & flagged[mask])).sum(axis=1) / positives
+                ratio = positives / (w * s).sum(axis=1)
+            both = 0 < y.sum() < len(y)
+            rows.append(
+                {
+                    "subgroup": subgroup,
+                    "cell": cell,
+                    "rows": int(mask.sum()),
+                    "positives": int(y.sum()),
+                    "auroc": interval(weighted_metric("auroc", y, s, w), confidence).as_dict() if both else None,
+                    "sensitivity": interval(sensitivity, confidence).as_dict() if y.sum() else None,
+                    "observed_expected": interval(ratio, confidence).as_dict(),
+                }
+            )
+        decision.fairness += rows
+        judged = [r for r in rows if r["rows"] >= alerts.min_rows]
+        best_auroc = max((r["auroc"]["estimate"] for r in judged if r["auroc"]), default=None)
+        best_sensitivity = max((r["sensitivity"]["estimate"] for r in judged if r["sensitivity"]), default=None)
+        for r in judged:
+            name = f"fairness_{subgroup}_{r['cell']}"
+            problems = []
+            if r["auroc"] and best_auroc is not None and best_auroc - r["auroc"]["high"] > alerts.max_auroc_gap:
+                problems.append(
+                    f"AUROC {_span(r['auroc'])} more than {alerts.max_auroc_gap} below the best {best_auroc:.3f}"
+                )
+            sensitivity = r["sensitivity"]
+            if (
+                sensitivity
+                and best_sensitivity
+                and sensitivity["high"] < alerts.min_sensitivity_ratio * best_sensitivity
+            ):
+                problems.append(
+                    f"sensitivity {_span(r['sensitivity'])} under {alerts.min_sensitivity_ratio:.0%} of the best "
+                    f"{best_sensitivity:.3f}"
+                )
+            low, high = alerts.observed_expected
+            oe = r["observed_expected"]
+            if oe["low"] > high or oe["high"] < low:
+                problems.append(f"observed/expected {_span(oe)} outside [{low}, {high}]")
+            decision.add(
                 Check(
-                    f"{metric}_{landmark}",
-                    COMPARISON,
-                    diff.estimate,
-                    -allowed,
-                    diff.low >= -allowed,
-                    f"{metric.upper() if metric == 'ppv' else metric} at capacity (top {capacity:.0%}): "
-                    f"challenger {_fmt(float(ours[metric][0]))} - champion {_fmt(float(champions[metric][0]))} "
-                    f"= {diff}; lower bound must be >= {-allowed:+.4f}",
-                    diff.low,
-                    diff.high,
+                    name,
+                    FAIRNESS,
+                    r["auroc"]["estimate"] if r["auroc"] else None,
+                    alerts.max_auroc_gap,
+                    not problems,
+                    ("; ".join(problems) if problems else "within the alert bounds")
+                    + f" ({r['rows']:,} rows, {r['positives']:,} positive)",
+                    n=r["rows"],
                 )
             )
+
+
+def _span(value: dict[str, float]) -> str:
+    return f"{value['estimate']:.3f} [{value['low']:.3f}, {value['high']:.3f}]"

@@ -45,8 +45,11 @@ def run(settings: Settings, model_version: str) -> dict[str, Any]:
         c.delete_registered_model_alias(name, registry.CHALLENGER)
     registry.set_tags(name, model_version, {"promoted": str(promote).lower()})
     champion_now = str(model_version) if promote else previous
+    failed = (
+        f"; failed: {tags['validation_failed_checks']}" if not promote and "validation_failed_checks" in tags else ""
+    )
     print(
-        f"[promote] {name}: {tags.get('validation_outcome', '')}; champion "
+        f"[promote] {name}: {tags.get('validation_outcome', '')}{failed}; champion "
         f"{'v' + champion_now if champion_now else '(none)'}" + (f" (was v{previous})" if promote and previous else ""),
         flush=True,
     )

@@ -9,7 +9,7 @@ import json
 import math
 import tempfile
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +84,12 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
                 f"the validation holdout has {len(scored):,} landmark rows and "
                 f"{scored['label'].nunique() if len(scored) else 0} label classes: nothing to judge"
             )
+        periods = Periods.of(settings, as_of or date.today())
+        look = looks_at(name, champion_version, periods, config.holdout_months, str(model_version)) if compare else 1
         print(
             f"[validate] holdout: {len(scored):,} test-split landmark rows ({scored['episode_id'].nunique():,} "
-            f"episodes): {Periods.of(settings, as_of or date.today()).describe()}, split seeds {seeds}",
+            f"episodes): {periods.describe()}, split seeds {seeds}"
+            + (f"; look {look} against champion v{champion_version} at this holdout" if compare else ""),
             flush=True,
         )
         decision = decide(
@@ -97,10 +100,14 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
             str(model_version),
             champion_version,
             scored,
+            look=look,
         )
         decision.holdout = {
             "split_seeds": ",".join(map(str, seeds)),
             "months": str(config.holdout_months),
+            "recent_from": periods.recent_from.isoformat(),
+            "safe_until": periods.safe_until.isoformat(),
+            "look": str(look),
             "rows": str(len(scored)),
             "episodes": str(scored["episode_id"].nunique()),
             "digest": holdout_digest(scored),
@@ -113,10 +120,27 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
         flush=True,
     )
     for check in decision.checks:
-        print(f"[validate]   {'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}", flush=True)
+        print(f"[validate]   {check.line()}", flush=True)
     for skipped in decision.not_evaluated:
         print(f"[validate]   NOT EVALUATED {skipped.name}: {skipped}", flush=True)
+    if decision.failed():
+        print(f"[validate] failed, in gate order: {decision.reasons()}", flush=True)
     return {"decision": decision.outcome, "promote": str(decision.promote).lower()}
+
+
+def looks_at(name: str, champion: str, periods: Periods, holdout_months: int, this: str) -> int:
+    """1 + the earlier validations of other versions against `champion` whose holdout began
+    within half a holdout of this one's: they looked at mostly the same rows."""
+    half = timedelta(days=round(holdout_months * 30.4 / 2))
+    earlier = 0
+    for found in registry.versions(name):
+        tags = found.tags or {}
+        if str(found.version) == this or tags.get("validation_champion_version") != champion:
+            continue
+        began = tags.get("holdout_recent_from")
+        if began is None or abs(date.fromisoformat(began) - periods.recent_from) < half:
+            earlier += 1
+    return earlier + 1
 
 
 def record(settings: Settings, decision: Decision, job_run_id: str) -> None:

@@ -81,8 +81,11 @@ def run_demo(members: int | None = None, today: date | None = None) -> dict[str,
     as_of = {"as_of": today.isoformat()}
     seconds["training"] = _timed(lambda: training.extend(run_job(ENV, "training", params=as_of)))
 
-    _step("4/6 inference job (score, outreach)")
-    seconds["inference"] = _timed(lambda: run_job(ENV, "inference", params={"scoring_date": today.isoformat()}))
+    # the monitoring window's scoring dates, as daily runs would have scored them
+    window = settings.project.monitoring.window_days
+    _step(f"4/6 inference job (score, outreach): {today} and the {window - 1} days before, as daily runs would have")
+    scoring = {"scoring_date": today.isoformat(), "backfill_from": (today - timedelta(days=window - 1)).isoformat()}
+    seconds["inference"] = _timed(lambda: run_job(ENV, "inference", params=scoring))
 
     _step("5/6 monitoring job (drift, volume, realised performance; retraining past a threshold)")
     monitoring: list = []
@@ -167,7 +170,13 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
     ranked = outreach.where(F.col("section") == RANKED).cache()
     ranked_count = ranked.count()
     new = ranked.where(F.col("listing") == NEW)
-    truth = list_truth(sources, ranked, today) if sources.exists(S.ORACLE.name) else {}
+    synthetic = sources.exists(S.ORACLE.name)
+    truth = list_truth(sources, ranked) if synthetic else {}
+    # the monitoring window's lists together: what a month of daily lists held
+    window = settings.project.monitoring.window_days
+    first = today - timedelta(days=window - 1)
+    lists = store.read(outputs.OUTREACH).where(F.col("scoring_date").between(F.lit(first), F.lit(today)))
+    window_truth = list_truth(sources, lists.where(F.col("section") == RANKED)) if synthetic else {}
     head = [
         r.asDict()
         for r in ranked.orderBy("outreach_rank")
@@ -206,6 +215,7 @@ def summarise(settings: Settings, today: date, values: dict[str, dict], seconds:
         "outreach_new": new.count(),
         "outreach_already_known": outreach.where(F.col("section") != RANKED).count(),
         "outreach_list": truth,
+        "outreach_window": window_truth,
         "outreach_head": head,
         "tables": {name: store.location(name) for name in (outputs.FEATURES, outputs.PREDICTIONS, outputs.OUTREACH)},
         "mlflow_ui": store_ui.ui_command(),
@@ -229,7 +239,7 @@ def next_day(settings: Settings, day: date) -> dict[str, Any]:
     scored = store.read(outputs.PREDICTIONS).where(F.col("scoring_date") == F.lit(day)).count()
     outreach = store.read(outputs.OUTREACH).where(F.col("scoring_date") == F.lit(day))
     ranked = outreach.where(F.col("section") == RANKED)
-    truth = list_truth(sources, ranked, day) if sources.exists(S.ORACLE.name) else {}
+    truth = list_truth(sources, ranked) if sources.exists(S.ORACLE.name) else {}
     return {"scoring_date": day.isoformat(), "rows_scored": scored, "outreach_list": truth}
 
 
@@ -277,7 +287,16 @@ def show(summary: dict[str, Any], settings: Settings, path) -> None:
     )
     truth = summary["outreach_list"]
     if truth.get("rows"):
-        console.print(f"the ranked list, checked against the generator's truth: {_truth_line(truth)}", markup=False)
+        console.print(
+            f"the day's ranked list, checked against the generator's truth: {_truth_line(truth)}", markup=False
+        )
+    month = summary["outreach_window"]
+    if month.get("rows"):
+        console.print(
+            f"the {month['dates']} daily ranked lists to {summary['scoring_date']} ({month['rows']:,} rows), "
+            f"checked the same way: {_truth_line(month)}",
+            markup=False,
+        )
     later = summary["next_day"]
     console.print(
         f"the next morning ({later['scoring_date']}, steady state): {later['rows_scored']:,} pregnancies scored, "

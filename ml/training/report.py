@@ -22,7 +22,7 @@ from sklearn.metrics import average_precision_score, precision_recall_curve, roc
 from ml.config.loader import Settings
 from ml.evaluation.metrics import calibration_error, smoothed_calibration
 from ml.evaluation.subgroups import subgroup_metrics
-from ml.monitoring.drift import reference
+from ml.monitoring.drift import landmark_reference
 
 
 def importance(booster: xgb.Booster, columns: list[str], readable: dict[str, str]) -> pd.DataFrame:
@@ -130,8 +130,11 @@ def write_report(
     )
     groups.to_csv(folder / "subgroup_metrics.csv", index=False)
     (folder / "landmark_metrics.json").write_text(json.dumps(per_landmark or {}, indent=1))
-    # the monitoring job's reference: how the test split's scores were spread (deciles only)
-    scores = reference(test["score"].to_numpy(dtype=float), settings.project.monitoring.bins)
+    # the monitoring job's reference: how the holdout's scores were spread, pooled and per
+    # landmark on the pooled deciles (bin shares only)
+    scores = landmark_reference(
+        test["score"].to_numpy(dtype=float), test["landmark"].to_numpy(), settings.project.monitoring.bins
+    )
     (folder / SCORE_REFERENCE).write_text(json.dumps(scores, indent=1))
     (folder / "config_merged.yml").write_text(merged_config(settings))
     (folder / "imputation.json").write_text(imputation_json)
