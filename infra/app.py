@@ -1,7 +1,8 @@
 """The CDK Terrain app: `cdktn synth` and `hrob infra synth` run this module.
 
-It only wires: one stack per environment that has a `deployment` section, built
-from typed props. Output goes to $CDKTF_OUTDIR (the CLI sets it) or cdktf.out/.
+It only wires: two stacks per environment that has a `deployment` section (its bootstrap
+and its application stack, infra/stack.py), built from typed props. Output goes to
+$CDKTF_OUTDIR (the CLI sets it) or cdktf.out/.
 """
 
 from __future__ import annotations
@@ -23,11 +24,12 @@ def build(config_dir=None, outdir: str | None = None):
 
     from cdktn import App
 
-    from infra.stack import HrobStack
+    from infra.stack import BootstrapStack, HrobStack
 
     app = App(outdir=outdir, stack_traces=False) if outdir else App(stack_traces=False)
     for environment in props:
-        HrobStack(app, environment)
+        BootstrapStack(app, environment)  # the platform team's, once
+        HrobStack(app, environment)  # CI's, every release
     return app
 
 

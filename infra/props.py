@@ -47,6 +47,31 @@ class JobProps:
     on_table_update: TableUpdateTrigger | None
     timeout_seconds: int
     max_retries: int
+    # run-job task -> the started job's timeout: a task that waits for another job waits as
+    # long as that job may run, and the job holding it longer still (`with_started_jobs`)
+    run_job_timeouts: tuple[tuple[str, int], ...] = ()
+    task_timeout_seconds: int | None = None  # its own tasks' (None: the job's)
+
+
+def with_started_jobs(jobs: tuple[JobProps, ...]) -> tuple[JobProps, ...]:
+    """Each run-job task's timeout is the started job's, and a job that starts others may
+    run its own time plus theirs: a monitoring run that starts a four-hour training job
+    must not time out after one."""
+    import dataclasses
+
+    by_name = {jp.job.name: jp for jp in jobs}
+    out = []
+    for jp in jobs:
+        started = [(t.key, by_name[t.job].timeout_seconds) for t in jp.job.tasks if isinstance(t, RunJob)]
+        if started:
+            jp = dataclasses.replace(
+                jp,
+                timeout_seconds=jp.timeout_seconds + sum(seconds for _, seconds in started),
+                run_job_timeouts=tuple(started),
+                task_timeout_seconds=jp.timeout_seconds,
+            )
+        out.append(jp)
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -64,10 +89,26 @@ class EnvironmentProps:
     jobs: tuple[JobProps, ...]
     libraries: tuple[str, ...]
     git_commit: str | None  # the commit the jobs run (pin_commit), or None: they follow the branch
+    top_factors: int  # the predictions table's factor columns
 
     @property
     def state_key(self) -> str:
+        """The application stack's state (deployed by CI's deployer)."""
         return f"hrob/{self.env}.tfstate"
+
+    @property
+    def bootstrap_state_key(self) -> str:
+        """The bootstrap stack's state (applied once by the platform team)."""
+        return f"hrob/{self.env}-bootstrap.tfstate"
+
+    @property
+    def bootstrap_stack(self) -> str:
+        return f"{self.env}-bootstrap"
+
+    @property
+    def trigger_tables(self) -> tuple[str, ...]:
+        """The tables a job's table-update trigger names: they must exist before the job."""
+        return tuple(sorted({jp.job.after_table for jp in self.jobs if jp.on_table_update and jp.job.after_table}))
 
     @property
     def prefix(self) -> str:
@@ -131,7 +172,9 @@ def from_settings(settings: Settings) -> EnvironmentProps:
     deployment = settings.environment.deployment
     if deployment is None:
         raise ConfigError(f"{settings.env}: not deployable: its environment file has no 'deployment' section")
-    jobs = tuple(_job_props(settings.env, job, deployment.jobs.get(name)) for name, job in JOBS.items())
+    jobs = with_started_jobs(
+        tuple(_job_props(settings.env, job, deployment.jobs.get(name)) for name, job in JOBS.items())
+    )
     return EnvironmentProps(
         env=settings.env,
         platform=settings.project.platform,
@@ -146,6 +189,7 @@ def from_settings(settings: Settings) -> EnvironmentProps:
         jobs=jobs,
         libraries=tuple(cluster_libraries(settings.project.runtime)),
         git_commit=release_commit(settings.env) if deployment.pin_commit else None,
+        top_factors=settings.project.inference.top_factors,
     )
 
 

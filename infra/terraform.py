@@ -90,6 +90,29 @@ def install(version: str, tools: Path | None = None, mirror: str | None = None, 
     return target
 
 
+# The platforms CI agents and people apply from: the lock carries each one's checksums
+LOCK_PLATFORMS = ("linux_amd64", "darwin_arm64", "darwin_amd64")
+
+
+def providers_lock(terraform: Path, stacks: Path, target: Path) -> Path:
+    """Pin the application stacks' providers (their versions and every platform's checksums)
+    into `target`, which every CI init then accepts read-only. Needs registry.terraform.io."""
+    import subprocess
+
+    stack = next((p for p in sorted(stacks.iterdir()) if not p.name.endswith("-bootstrap")), None)
+    if stack is None:
+        raise TerraformError(f"no synthesized application stack in {stacks}: run hrob infra synth")
+    platforms = [f"-platform={p}" for p in LOCK_PLATFORMS]
+    done = subprocess.run(
+        [str(terraform), f"-chdir={stack}", "providers", "lock", *platforms], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip() or done.stdout.strip()).splitlines()
+        raise TerraformError(f"terraform providers lock failed: {last[-1] if last else done.returncode}")
+    shutil.copyfile(stack / ".terraform.lock.hcl", target)
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     from ml.config.loader import load_project
 
@@ -100,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
             print(version)
             return 0
         path = install(version)
+        if argv == ["providers-lock"]:
+            target = providers_lock(
+                path, REPO_ROOT / "cdktf.out" / "stacks", REPO_ROOT / "infra" / "providers.lock.hcl"
+            )
+            print(f"providers pinned in {target.relative_to(REPO_ROOT)}: commit it")
+            return 0
     except HrobError as error:
         print(f"error: terraform: {error}", file=sys.stderr)
         return error.exit_code

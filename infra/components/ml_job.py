@@ -37,7 +37,7 @@ from cdktn_provider_databricks.permissions import Permissions, PermissionsAccess
 from constructs import Construct
 
 from infra.props import EnvironmentProps, JobProps
-from ml.jobs.catalogue import Condition, RunJob, deployed_name
+from ml.jobs.catalogue import OPERATED, Condition, RunJob, deployed_name
 
 CLUSTER_KEY = "main"
 JOB_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_VIEW"}
@@ -79,8 +79,10 @@ class MlJob(Construct):
         planner: str | None,
         spark_version: str,
         other_jobs: dict[str, str],
+        after: list | None = None,
     ):
-        """`other_jobs`: job name -> id of the jobs declared before this one (run-job tasks)."""
+        """`other_jobs`: job name -> id of the jobs declared before this one (run-job tasks);
+        `after`: what must exist first (the bootstrap: run-as roles, trigger tables)."""
         super().__init__(scope, id_)
         spec = job_props.job
         recipients = list(props.deployment.notifications.on_failure)
@@ -110,7 +112,7 @@ class MlJob(Construct):
                             job_parameters=dict(task.parameters) or None,
                         ),
                         depends_on=depends_on,
-                        timeout_seconds=job_props.timeout_seconds,
+                        timeout_seconds=dict(job_props.run_job_timeouts)[task.key],  # as long as that job may run
                     )
                 )
             else:
@@ -127,7 +129,7 @@ class MlJob(Construct):
                         max_retries=job_props.max_retries,
                         min_retry_interval_millis=spec.min_retry_interval_millis,
                         retry_on_timeout=False,
-                        timeout_seconds=job_props.timeout_seconds,
+                        timeout_seconds=job_props.task_timeout_seconds or job_props.timeout_seconds,
                     )
                 )
         schedule = job_props.schedule
@@ -182,6 +184,7 @@ class MlJob(Construct):
             max_concurrent_runs=1,
             queue=JobQueue(enabled=True),
             run_as=JobRunAs(service_principal_name=job_identity) if job_identity else None,
+            depends_on=after,
         )
         controls = [
             PermissionsAccessControl(
@@ -192,6 +195,10 @@ class MlJob(Construct):
         if job_identity:
             controls.append(
                 PermissionsAccessControl(service_principal_name=job_identity, permission_level=RUN_AS_LEVEL)
+            )
+        if spec.name in OPERATED:  # on call may start it (a rollback), not change it
+            controls.append(
+                PermissionsAccessControl(group_name=props.platform.operations_group, permission_level=RUN_AS_LEVEL)
             )
         if planner:
             controls.append(PermissionsAccessControl(service_principal_name=planner, permission_level="CAN_VIEW"))

@@ -4,9 +4,10 @@ by landmark and tier, with its metric tables in the environment's own schema. Th
 monitoring job computes drift against the champion's training data itself; this monitor
 gives the platform's dashboard and alerting on the same table.
 
-The monitored table must exist when the monitor is applied, and the inference job creates
-it: a new environment deploys once with `deployment.prediction_monitor: false`, runs
-inference, then turns it on (docs/deploy.md)."""
+The deployer creates it: it reads the table through its own schema grant (SELECT), made
+first (`depends_on`), and the monitor's dashboard and refreshes run on the platform's SQL
+warehouse, named (`platform.sql_warehouse_id`) rather than whichever one happens to be
+running. The table exists from the bootstrap on (infra/components/trigger_tables.py)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ REFRESH_CRON = "0 0 14 * * ?"  # daily, after the day's inference has normally f
 
 
 class PredictionMonitor(Construct):
-    def __init__(self, scope: Construct, id_: str, props: EnvironmentProps, schema: Construct):
+    def __init__(self, scope: Construct, id_: str, props: EnvironmentProps, depends_on: list):
         super().__init__(scope, id_)
         namespace = f"{props.catalog}.{props.schema}"
         self.monitor = QualityMonitor(
@@ -56,5 +57,6 @@ class PredictionMonitor(Construct):
                     ]
                 )
             ],
-            depends_on=[schema],
+            warehouse_id=props.platform.sql_warehouse_id,
+            depends_on=depends_on,
         )

@@ -1,12 +1,13 @@
 """The environment's MLflow experiment and Unity Catalog registered model.
 
 The experiment lives in the environment's own workspace folder (never under /Shared,
-where every user can manage everything). The platform team creates that folder at the
-workspace root, where only admins can; the stack adopts it and owns its access list:
-the deployer manages it, the data-science group manages (dev) or reads (staging, prod),
-the run-as principal and the planner read, and the experiment itself is managed by the
-run-as principal, which logs its runs. The registered model belongs to the run-as
-principal, which registers versions and moves their aliases.
+where every user can manage everything), which the bootstrap stack creates and whose
+access it sets. The experiment is managed by the run-as principal, which logs its runs;
+the data-science group manages (dev) or reads (staging, prod) it and the planner reads it.
+The registered model belongs to the run-as principal, which registers versions and moves
+their aliases; the deployer that creates it and hands it over keeps EXECUTE (reading its
+versions and decisions: `hrob model report` after `make train-remote`), and so does the
+operations group, whose rollbacks run as the rollback job (the run-as principal).
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from constructs import Construct
 
 from infra.props import EnvironmentProps
 
-FOLDER_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_READ"}
 EXPERIMENT_LEVEL = {"manage": "CAN_MANAGE", "view": "CAN_READ"}
 MODEL_PRIVILEGES = {"manage": ["ALL_PRIVILEGES"], "view": ["EXECUTE"]}
+READS_MODEL = ["EXECUTE"]
 
 
 def _control(application_id: str, level: str) -> PermissionsAccessControl:
@@ -45,12 +46,7 @@ class ModelRegistry(Construct):
         lifecycle = TerraformResourceLifecycle(prevent_destroy=True) if props.deployment.prevent_destroy else None
         run_as, planner = identity.job_identity, identity.planner_identity
 
-        folder = DataDatabricksDirectory(self, "experiment_folder", path=props.experiment_folder)
-        controls = [PermissionsAccessControl(group_name=group, permission_level=FOLDER_LEVEL[access])]
-        if identity.deployer_identity:  # the deployer keeps managing what it deploys
-            controls.append(_control(identity.deployer_identity, "CAN_MANAGE"))
-        controls += [_control(p, "CAN_READ") for p in (run_as, planner) if p]
-        Permissions(self, "folder_permissions", directory_path=folder.path, access_control=controls)
+        folder = DataDatabricksDirectory(self, "experiment_folder", path=props.experiment_folder)  # bootstrap's
 
         self.experiment = MlflowExperiment(
             self,
@@ -79,9 +75,10 @@ class ModelRegistry(Construct):
             lifecycle=lifecycle,
             depends_on=[schema],
         )
-        Grants(
-            self,
-            "model_grants",
-            model=self.model.id,
-            grant=[GrantsGrant(principal=group, privileges=MODEL_PRIVILEGES[access])],
-        )
+        grants = [
+            GrantsGrant(principal=group, privileges=MODEL_PRIVILEGES[access]),
+            GrantsGrant(principal=props.platform.operations_group, privileges=READS_MODEL),
+        ]
+        if identity.deployer_identity:
+            grants.append(GrantsGrant(principal=identity.deployer_identity, privileges=READS_MODEL))
+        Grants(self, "model_grants", model=self.model.id, grant=grants)

@@ -1,12 +1,19 @@
 """The Azure resources the project owns in one environment, and their Databricks side:
 an ADLS Gen2 account for the environment's Unity Catalog schema (through an access
 connector, a storage credential and an external location) and a Key Vault behind a
-Databricks secret scope.
+Databricks secret scope. Part of the bootstrap stack: creating a storage credential, an
+external location and a Key Vault-backed secret scope, and assigning Azure roles, needs
+rights the deployer does not have.
 
-The resource group is the platform team's (adopted, not created): the deployer's Azure
-rights end at its own environment's group. Role assignments take a while to reach the
-storage service, and Databricks validates an external location when it is created, so
-the location waits for its connector's assignment and for that to propagate."""
+The resource group is the platform team's (adopted, not created). Role assignments take a
+while to reach the storage service, and Databricks validates an external location when it
+is created, so the location waits for its connector's assignment and for that to
+propagate. The account's firewall denies by default and admits the access connector, the
+workspace's VNet-injected subnets (classic job clusters) and the network connectivity
+configuration's subnets (serverless compute: the predictions monitor's refreshes); the
+azurerm provider manages it through Azure Resource Manager only
+(`features.storage.data_plane_available = false`), never its data plane, which the
+firewall closes to a hosted agent."""
 
 from __future__ import annotations
 
@@ -95,11 +102,16 @@ class ProjectStorage(Construct):
                     days=RETENTION_DAYS
                 ),
             ),
-            # Only Databricks, through its access connector, reaches the data.
+            # Only Databricks reaches the data: through its access connector, and from the
+            # workspace's compute (its subnets, the serverless connectivity's subnets).
             network_rules=StorageAccountNetworkRules(
                 default_action="Deny",
                 bypass=["AzureServices"],
                 private_link_access=[StorageAccountNetworkRulesPrivateLinkAccess(endpoint_resource_id=connector.id)],
+                virtual_network_subnet_ids=[
+                    *props.platform.workspace_subnet_ids,
+                    *props.platform.serverless_subnet_ids,
+                ],
             ),
             tags=props.tags,
             lifecycle=lifecycle,

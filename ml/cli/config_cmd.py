@@ -23,7 +23,7 @@ def check(
     config_dir: ConfigDirOption = None,
 ) -> None:
     """Validate every configuration file; one line per problem, exit status 2 on the first."""
-    from ml.config.loader import environments, load_settings
+    from ml.config.loader import environments, load_settings, placeholders
 
     use_config_dir(config_dir)
     names = [env] if env else environments(config_dir)
@@ -43,6 +43,8 @@ def check(
                 "tables": settings.namespace,
                 "deployed_from": deployment.branch if deployment else None,
                 "runs_as": runs_as,
+                # what a deploy of this environment still needs replaced (tagged !site)
+                "site_placeholders": placeholders(name, config_dir) if deployment is not None else {},
             }
         )
     features = settings.features
@@ -66,6 +68,16 @@ def check(
         f"[green]ok[/green] {len(names)} environment(s); "
         f"{counts['features']} features in {counts['groups']} groups, {counts['selected']} selected"
     )
+    for r in records:
+        found = r["site_placeholders"]
+        if found and r["deployed_from"] in ("main", "release"):
+            listed = "; ".join(f"{path}: {', '.join(keys)}" for path, keys in found.items())
+            console.print(
+                f"[yellow]note[/yellow] {r['environment']}: {sum(len(k) for k in found.values())} example value(s) "
+                f"to replace before its first deploy (tagged !site): {listed}",
+                soft_wrap=True,
+                highlight=False,
+            )
 
 
 @app.command("show")

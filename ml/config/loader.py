@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from ml.config.feature_models import FeatureMappings, FeatureSelection, Imputation, ImputationConfig
 from ml.config.models import EnvironmentConfig, ProjectConfig
 from ml.config.validation_errors import one_line
-from ml.config.yaml_files import display_path, read_yaml
+from ml.config.yaml_files import display_path, read_yaml, site_placeholders
 from ml.errors import ConfigError
 from ml.runtime.paths import config_dir as resolve_config_dir
 
@@ -156,6 +156,31 @@ def load_settings(env: str, config_dir: str | Path | None = None) -> Settings:
                 f"{shown}: monitoring.population_features[{i}]: '{name}' is not a feature in {MAPPINGS_FILE}"
             )
     return Settings(env, project, environment, features, folder)
+
+
+def placeholders(env: str, config_dir: str | Path | None = None) -> dict[str, list[str]]:
+    """Per file an environment reads (project.yml, its own), the key paths still holding
+    an example value (tagged !site): what a deploy needs replaced first."""
+    folder = resolve_config_dir(config_dir)
+    found = {}
+    for path in (folder / PROJECT_FILE, folder / ENVIRONMENTS_DIR / f"{env}.yml"):
+        keys = site_placeholders(path)
+        if keys:
+            found[display_path(path)] = keys
+    return found
+
+
+def placeholder_problem(env: str, config_dir: str | Path | None = None) -> str | None:
+    """One line naming what must be replaced before `env` can be deployed, or None."""
+    found = placeholders(env, config_dir)
+    if not found:
+        return None
+    files = "; ".join(f"{path}: {', '.join(keys)}" for path, keys in found.items())
+    count = sum(len(keys) for keys in found.values())
+    return (
+        f"{count} example value(s) tagged !site, which {env} cannot be deployed with ({files}): replace each "
+        "with this installation's own and drop the tag (docs/deploy.md, first deploy)"
+    )
 
 
 def load_all(config_dir: str | Path | None = None) -> dict[str, Settings]:

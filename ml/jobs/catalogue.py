@@ -195,5 +195,23 @@ MONITORING = Job(
     ),
 )
 
-JOBS: dict[str, Job] = {job.name: job for job in (FEATURES, TRAINING, INFERENCE, MONITORING)}
+ROLLBACK = Job(
+    name="rollback",
+    description="Move the champion back to the one it replaced, recording who asked and why.",
+    parameters={"reason": "", "requested_by": ""},
+    tasks=(
+        Task(
+            key="rollback",
+            entry_point="ml/jobs/rollback.py",
+            description="champion <- previous_champion; who, when and why on both versions.",
+            parameters=("--reason={{job.parameters.reason}}", "--requested-by={{job.parameters.requested_by}}"),
+        ),
+    ),
+    timeout_seconds=1800,
+    max_retries=0,  # a second attempt would roll back once more
+)
+
+JOBS: dict[str, Job] = {job.name: job for job in (FEATURES, TRAINING, INFERENCE, MONITORING, ROLLBACK)}
+# Who besides the jobs' principal may start a job: on call may roll the model back
+OPERATED = ("rollback",)
 JOB_NAMES = tuple(JOBS)

@@ -49,6 +49,10 @@ class JobError(Exception):
     pass
 
 
+class SetupError(JobError):
+    """The machine's set-up, not the job: a second credential, say."""
+
+
 def workspace(host: str, **config: Any):
     """A WorkspaceClient that authenticates through the Azure CLI and nothing else."""
     from databricks.sdk import WorkspaceClient
@@ -56,10 +60,17 @@ def workspace(host: str, **config: Any):
 
     others = [name for name in OTHER_CREDENTIALS if os.environ.get(name)]
     if others:
-        raise JobError(
+        raise SetupError(
             f"{', '.join(others)} set beside the Azure CLI session: one authentication method per "
             "process (unset them; CI logs in with AzureCLI@2)"
         )
+    from ml.runtime.remote import probe, timeout
+
+    probe(host, "the workspace")
+    # Each request waits HROB_REMOTE_TIMEOUT seconds, and the SDK retries for as long (its
+    # default: five minutes of retries before an unreachable host is said to be one).
+    seconds = int(timeout())
+    config = {"http_timeout_seconds": seconds, "retry_timeout_seconds": seconds, **config}
     return WorkspaceClient(config=Config(host=host, auth_type=AUTH_TYPE, **config))
 
 
@@ -223,23 +234,43 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from databricks.sdk.errors import DatabricksError
 
+    from ml.errors import HrobError
+    from ml.runtime.remote import TIMEOUT_VARIABLE, timeout, unreachable
+
+    host = ""
     try:
-        w = workspace(host_for(args.env))
+        host = host_for(args.env)
+        w = workspace(host)
         if args.command == "run":
             params = dict(p.split("=", 1) for p in args.param)
             run_job(w, args.env, args.job, args.timeout, params, args.poll)
         else:
             smoke(w, args.env, expected_schedules(args.env))
-    except (JobError, DatabricksError) as error:
-        print(f"error: databricks_job: {error}", file=sys.stderr)
-        return 1
-    except ValueError as error:  # the SDK's configuration: no CLI session, no host
-        print(
-            f"error: databricks_job: cannot authenticate through the Azure CLI: {error}".splitlines()[0],
-            file=sys.stderr,
-        )
-        return 1
+    except HrobError as error:
+        return _fail(str(error), error.exit_code)
+    except Exception as error:
+        reason = unreachable(error)
+        if reason is not None:
+            return _fail(
+                f"the workspace {host} is unreachable ({reason}, {timeout():.0f}s per request): check the network "
+                f"and the Azure CLI session (az login); {TIMEOUT_VARIABLE} sets the wait",
+                2,
+            )
+        if isinstance(error, JobError):  # the set-up (2), or the job itself failed or is not deployed (1)
+            return _fail(str(error), 2 if isinstance(error, SetupError) else 1)
+        if isinstance(error, ValueError) and not isinstance(error, DatabricksError):  # the SDK's configuration
+            return _fail(f"cannot authenticate through the Azure CLI: {error}", 2)
+        if isinstance(error, DatabricksError):
+            return _fail(str(error), 1)
+        raise
     return 0
+
+
+def _fail(message: str, code: int) -> int:
+    """One line on stderr, at most 300 characters of the cause."""
+    first = message.strip().splitlines()[0] if message.strip() else "failed"
+    print(f"error: databricks_job: {first[:300]}", file=sys.stderr)
+    return code
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import sys
 import pytest
 import yaml
 
+from ml.config.yaml_files import read_yaml
 from ml.errors import ConfigError
 from ml.runtime.paths import REPO_ROOT
 
@@ -22,7 +23,7 @@ def synth(configs, tmp_path) -> subprocess.CompletedProcess:
 
 
 def edit(path, change):
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path)
     change(data["deployment"])
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 
@@ -108,7 +109,7 @@ def test_a_runtime_the_lock_does_not_match_stops_synthesis(config_copy):
     import infra.props as props
 
     path = config_copy / "project.yml"
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path)
     data["runtime"]["provides"]["pyspark"] = "4.0"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     with pytest.raises(ConfigError) as error:

@@ -152,16 +152,37 @@ def test_the_flow_per_branch():
     assert "refs/heads/release" in plans[1]["condition"]
     main = expanded(PIPELINES / "main.yml")
     assert main["trigger"]["branches"]["include"] == ["main"]
-    deploy = next(s for s in main["stages"] if s["stage"] == "deploy_staging")["jobs"][0]
-    assert deploy["environment"] == "hrob-staging"
-    assert [s["inputs"]["inlineScript"] for s in azure_steps(deploy)] == [
-        "make deploy ENV=staging",
-        "make train-remote ENV=staging",
-    ]
     release = expanded(PIPELINES / "release.yml")
-    prod = next(s for s in release["stages"] if s["stage"] == "deploy_prod")["jobs"][0]
-    assert prod["environment"] == "hrob-prod"
-    assert [s["inputs"]["inlineScript"] for s in azure_steps(prod)] == ["make deploy ENV=prod", "make smoke ENV=prod"]
+    for document, env, after in ((main, "staging", "make train-remote"), (release, "prod", "make smoke")):
+        stages = {s["stage"]: s for s in document["stages"]}
+        assert stages[f"plan_{env}"]["dependsOn"] == "checks"
+        assert stages[f"deploy_{env}"]["dependsOn"] == f"plan_{env}", "what is approved is the plan before it"
+        (plan,) = stages[f"plan_{env}"]["jobs"]
+        assert [s["inputs"]["inlineScript"] for s in azure_steps(plan)] == [f"make plan-file ENV={env}"]
+        (deploy,) = stages[f"deploy_{env}"]["jobs"]
+        assert deploy["environment"] == f"hrob-{env}"
+        assert [s["inputs"]["inlineScript"] for s in azure_steps(deploy)] == [
+            f"make apply-plan ENV={env} PLAN_DIR=$(Pipeline.Workspace)/plan-{env}",
+            f"{after} ENV={env}",
+        ]
+
+
+@pytest.mark.parametrize("env", ["staging", "prod"])
+def test_the_deployment_applies_the_plan_artifact_its_approver_was_shown(env):
+    pipeline = expanded(PIPELINES / ("main.yml" if env == "staging" else "release.yml"))
+    stages = {s["stage"]: s for s in pipeline["stages"]}
+    plan_steps = steps_of(stages[f"plan_{env}"]["jobs"][0])
+    shown = next(s for s in plan_steps if "plan_summary.py" in s.get("script", ""))
+    assert f"--plan cdktf.out/stacks/{env}/plan.txt" in shown["script"]
+    (published,) = [s for s in plan_steps if "publish" in s]
+    assert published == {
+        "publish": f"cdktf.out/stacks/{env}",
+        "artifact": f"plan-{env}",
+        "displayName": published["displayName"],
+    }
+    deploy_steps = steps_of(stages[f"deploy_{env}"]["jobs"][0])
+    assert deploy_steps[0] == {"download": "current", "artifact": f"plan-{env}", "displayName": "The approved plan"}
+    assert [s for s in deploy_steps if "make deploy" in json.dumps(s)] == [], "nothing recomputed after approval"
 
 
 @pytest.mark.parametrize(("pipeline", "env"), [("main.yml", "staging"), ("release.yml", "prod")])
@@ -193,7 +214,7 @@ def test_pull_requests_reach_no_write_identity_and_the_token_only_the_comment_st
 def test_terraform_is_installed_at_the_pinned_version_before_any_plan_or_deploy(path):
     for job in jobs_of(expanded(path)):
         scripts = [s.get("script") or s.get("inputs", {}).get("inlineScript", "") for s in steps_of(job)]
-        cdktn = [i for i, s in enumerate(scripts) if re.match(r"make (plan|diff|deploy)\b", s)]
+        cdktn = [i for i, s in enumerate(scripts) if re.match(r"make (plan|plan-file|apply-plan|diff|deploy)\b", s)]
         if cdktn:
             assert "make terraform" in scripts[: cdktn[0]], f"{path.name}: {job.get('job') or job.get('deployment')}"
 

@@ -11,6 +11,7 @@ import pytest
 from tests.pipelines.conftest import load_script
 
 comment = load_script("post_plan_comment")
+summary = load_script("plan_summary")
 jobs = load_script("databricks_job")
 
 PLAN = """\x1b[1mdev  databricks_job.training_job (training_job): Refreshing state...\x1b[0m
@@ -21,6 +22,30 @@ PLAN = """\x1b[1mdev  databricks_job.training_job (training_job): Refreshing sta
 
 Plan: 0 to add, 1 to change, 0 to destroy.
 """
+
+
+# ---------------------------------------------------------------- plan summary
+
+
+def test_the_approver_reads_the_counts_then_the_whole_plan(tmp_path, capsys):
+    plan = tmp_path / "plan.txt"
+    plan.write_text(PLAN.replace("\x1b[1m", "").replace("\x1b[0m", "") + "```\n")
+    assert summary.main(["--env", "prod", "--plan", str(plan)]) == 0
+    page = tmp_path / "plan-prod.md"
+    assert capsys.readouterr().out.strip() == f"##vso[task.uploadsummary]{page.resolve()}"
+    text = page.read_text()
+    assert text.startswith("# Plan to apply: prod\n\n**prod**: 0 to add, 1 to change, 0 to destroy\n")
+    assert text.count("```") == 2, "a fence inside the plan cannot end the block early"
+    assert '~ name = "[staging] hrob training" -> "[staging] hrob training v2"' in text
+
+
+def test_an_empty_plan_and_a_missing_one(tmp_path, capsys):
+    plan = tmp_path / "plan.txt"
+    plan.write_text("No changes. Your infrastructure matches the configuration.\n")
+    assert summary.main(["--env", "staging", "--plan", str(plan)]) == 0
+    assert "**staging**: no changes" in (tmp_path / "plan-staging.md").read_text()
+    assert summary.main(["--env", "staging", "--plan", str(tmp_path / "none.txt")]) == 2
+    assert capsys.readouterr().err.strip().endswith("none.txt does not exist: make plan-file ENV=staging first")
 
 
 # ---------------------------------------------------------------- PR comment
@@ -355,7 +380,7 @@ def test_the_smoke_check_reads_a_table_update_trigger(stand_in, azure_cli):
 def test_a_second_authentication_method_is_refused_in_one_line(stand_in, azure_cli, monkeypatch, capsys):
     monkeypatch.setenv("DATABRICKS_TOKEN", "dapi0000")
     monkeypatch.setenv("DATABRICKS_HOST", "http://127.0.0.1:9")
-    assert jobs.main(["smoke", "--env", "staging"]) == 1
+    assert jobs.main(["smoke", "--env", "staging"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: databricks_job: DATABRICKS_TOKEN set beside the Azure CLI session")
 
@@ -365,6 +390,20 @@ def test_no_azure_cli_session_is_one_line(stand_in, azure_cli, monkeypatch, caps
     server = stand_in(jobs_api([SUCCESS]))
     monkeypatch.setenv("DATABRICKS_HOST", server.url)
     monkeypatch.setenv("ARM_TENANT_ID", TENANT)
-    assert jobs.main(["smoke", "--env", "staging"]) == 1
+    assert jobs.main(["smoke", "--env", "staging"]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: databricks_job: cannot authenticate through the Azure CLI")
+
+
+def test_an_unreachable_workspace_is_one_line_after_the_configured_wait(azure_cli, monkeypatch, capsys):
+    from tests.cli_process import free_port
+
+    port = free_port()
+    monkeypatch.setenv("DATABRICKS_HOST", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("ARM_TENANT_ID", TENANT)
+    monkeypatch.setenv("HROB_REMOTE_TIMEOUT", "2")
+    assert jobs.main(["smoke", "--env", "staging"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(
+        f"error: databricks_job: the workspace http://127.0.0.1:{port} is unreachable (connection refused, 2s per"
+    ), line

@@ -11,12 +11,13 @@ import pytest
 import yaml
 
 from ml.config.loader import load_all, load_settings
+from ml.config.yaml_files import read_yaml
 from ml.errors import ConfigError
 from tests.cli_process import run_cli
 
 
 def edit_yaml(path: Path, change: Callable[[dict], None]) -> None:
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path)
     change(data)
     path.write_text(yaml.safe_dump(data, sort_keys=False))
 

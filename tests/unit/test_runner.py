@@ -93,7 +93,8 @@ def test_job_parameters_take_defaults_overrides_and_refuse_unknown_names(tmp_pat
 def test_the_real_stacks_declare_what_the_runner_needs(synth_out):
     """Every job in the synthesized dev stack, read the runner's way."""
     jobs = read_jobs(synth_out / "stacks" / "dev" / "cdk.tf.json")
-    assert set(jobs) == {"features", "training", "inference", "monitoring"}
+    assert set(jobs) == {"features", "training", "inference", "monitoring", "rollback"}
+    assert [t.key for t in jobs["rollback"].ordered()] == ["rollback"]
     assert [t.key for t in jobs["training"].ordered()] == ["train", "validate", "promote"]
     assert [t.key for t in jobs["inference"].ordered()] == ["score", "outreach"]
     _, crossed, retrain = jobs["monitoring"].ordered()
@@ -271,3 +272,27 @@ def test_a_task_reports_its_exit_status_and_values_in_either_mode(tmp_path, capf
     if flag == "--crash":
         assert "RuntimeError: boom" in out.out + out.err
     assert sys.argv == argv and os.environ.get(ENV_VAR) == values_file, "nothing of the task stays behind"
+
+
+def test_a_configuration_mistake_is_the_runs_own_line(config_copy, tmp_path, monkeypatch, capsys):
+    """A stale stack is synthesized first; a mistake there is shown as the file, field and
+    what is wrong, and `--json` still prints one record."""
+    from ml.cli import run_cmd
+    from ml.errors import ConfigError
+    from ml.runner import session
+
+    project = config_copy / "project.yml"
+    project.write_text(project.read_text().replace("  max_evals: 12", "  max_evals: many"))
+    monkeypatch.setenv("HROB_CONFIG_DIR", str(config_copy))
+    with pytest.raises(ConfigError) as raised:
+        session.ensure_stack("dev", tmp_path / "out")
+    (line,) = str(raised.value).splitlines()
+    assert line.startswith("the stacks cannot be synthesized: ") and "project.yml: training.max_evals" in line
+    assert "many" in line
+    capsys.readouterr()
+
+    with pytest.raises(RunnerError):
+        run_cmd.run("training", env="nope", as_json=True)
+    record = json.loads(capsys.readouterr().out)
+    assert record["status"] == "error" and record["tasks"] == []
+    assert record["error"].startswith("unknown environment 'nope'")
