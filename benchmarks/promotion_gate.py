@@ -2,16 +2,17 @@
 cohort's holdout: -0.01, 0, +0.01 and +0.02 AUROC against the champion, and one +0.02
 overall that serves Black members far worse.
 
-    .venv/bin/python benchmarks/promotion_gate.py [--members 20000] [--holdouts 40] [--save FILE]
+    .venv/bin/python benchmarks/promotion_gate.py [--members 20000] [--holdouts 40] [--jobs 2] [--save FILE]
 
 The champion is an xgboost model of mid-range parameters trained on the development
 period and recalibrated on the calibration part, as the training job does. Each challenger
 is the champion's log-odds moved towards the generator's true risk by a share solved for
 the target AUROC difference on the whole holdout, plus member-level noise of sd 0.3 (two
 models never agree row by row), recalibrated on the calibration part in the same way; the
-subgroup-harming one gets noise of sd 2 for Black members. The holdout (test members'
-pregnancies of the newest censoring-safe months) is resampled by member `--holdouts`
-times, each resample judged by the gate of configs/project.yml on its first look.
+subgroup-harming one gets noise of sd 2 for Black members. The holdout (the pregnancies
+of the newest censoring-safe months of every member outside the calibration part) is
+resampled by member `--holdouts` times, each resample judged by the gate of
+configs/project.yml on its first look.
 `--save` writes the resampled frames (synthetic rows and scores only) for comparing
 another gate on exactly the same draws.
 
@@ -22,6 +23,8 @@ challenger at most 5%, -0.01 and the subgroup-harming one never.
 from __future__ import annotations
 
 import argparse
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 from _common import private_home, timer
 
@@ -40,11 +43,22 @@ WANTED = {"-0.01": (0.0, 0.0), "equal": (0.0, 0.05), "+0.01": (0.5, 1.0), "+0.02
 WANTED["+0.02, harms Black members"] = (0.0, 0.0)
 
 
+def judged_by_the_gate(gate: tuple, judged) -> tuple[bool, str | None]:
+    """One decision (in a worker process): promoted, and the first failed check if not."""
+    from ml.registry.decision import decide
+
+    config, metric, capacity, landmarks = gate
+    decision = decide(config, metric, capacity, landmarks, "2", "1", judged)
+    failed = decision.failed()
+    return decision.promote, (failed[0].name if not decision.promote and failed else None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--members", type=int, default=20_000)
     parser.add_argument("--holdouts", type=int, default=40)
     parser.add_argument("--save", default="", help="Parquet file for the resampled frames.")
+    parser.add_argument("--jobs", type=int, default=2, help="Processes deciding at once (one per core).")
     args = parser.parse_args()
     private_home("gate")
 
@@ -58,7 +72,6 @@ def main() -> None:
     from ml.data.schema import ORACLE
     from ml.data.store import table_store
     from ml.features.training_set import SUBGROUPS
-    from ml.registry.decision import decide
     from ml.training import recalibration
     from ml.training.distributed import booster_params
     from ml.training.estimator import on_driver, predict
@@ -102,9 +115,11 @@ def main() -> None:
     def challenger(rows: pd.DataFrame, share: float, harmed: bool) -> np.ndarray:
         black = (rows["race_ethnicity"] == "black").to_numpy()
         sd = np.where(black, HARM_NOISE, NOISE) if harmed else NOISE
-        return logit(rows["raw"].to_numpy()) + share * (
-            logit(rows["label_probability"].to_numpy()) - logit(rows["raw"].to_numpy())
-        ) + sd * rows["noise"].to_numpy()
+        return (
+            logit(rows["raw"].to_numpy())
+            + share * (logit(rows["label_probability"].to_numpy()) - logit(rows["raw"].to_numpy()))
+            + sd * rows["noise"].to_numpy()
+        )
 
     scores = {}
     for name, target in TARGETS.items():
@@ -120,11 +135,14 @@ def main() -> None:
             parts["calibration"]["label"],
             parts["calibration"]["landmark"],
         )
-        scores[name] = fitted.apply(1 / (1 + np.exp(-challenger(holdout, share, harmed))), holdout["landmark"].to_numpy())
+        scores[name] = fitted.apply(
+            1 / (1 + np.exp(-challenger(holdout, share, harmed))), holdout["landmark"].to_numpy()
+        )
         black = (holdout["race_ethnicity"] == "black").to_numpy()
+        black_auroc = roc_auc_score(holdout["label"][black], scores[name][black])
         print(
             f"{name}: share {share:+.3f}; AUROC {roc_auc_score(holdout['label'], scores[name]):.4f} against the "
-            f"champion's {base_auroc:.4f}; Black members {roc_auc_score(holdout['label'][black], scores[name][black]):.4f}"
+            f"champion's {base_auroc:.4f}; Black members {black_auroc:.4f}"
             f" against {roc_auc_score(holdout['label'][black], champion[black]):.4f}"
         )
 
@@ -138,31 +156,30 @@ def main() -> None:
     promoted = {name: 0 for name in TARGETS}
     first_failures: dict[str, dict[str, int]] = {name: {} for name in TARGETS}
     saved = []
-    with timer() as took:
+    rows_of = holdout.groupby("member_id").indices
+    gate = (config, settings.project.training.primary_metric, settings.project.inference.capacity_share,
+            [lm.name for lm in settings.project.landmarks])  # fmt: skip
+    with timer() as took, ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        pending = []
         for draw in range(args.holdouts):
             chosen = rng.choice(members, len(members), replace=True)
-            index = np.concatenate([np.flatnonzero(holdout["member_id"].to_numpy() == m) for m in chosen])
+            index = np.concatenate([rows_of[m] for m in chosen])
             # a member drawn twice is two members of the resample
-            copy = np.concatenate([np.full(int((holdout["member_id"] == m).sum()), i) for i, m in enumerate(chosen)])
-            sample = holdout.iloc[index].assign(member_id=copy, episode_id=copy * 10 + holdout["episode_id"].iloc[index] % 10)
-            sample = sample.assign(champion=champion[index])
+            copy = np.concatenate([np.full(len(rows_of[m]), i) for i, m in enumerate(chosen)])
+            sample = holdout.iloc[index].assign(
+                member_id=copy, episode_id=copy * 10 + holdout["episode_id"].iloc[index] % 10
+            )
+            sample = sample.assign(champion=champion[index]).drop(columns=["noise", "raw"])
             for name in TARGETS:
                 judged = sample.assign(challenger=scores[name][index])
-                decision = decide(
-                    config,
-                    settings.project.training.primary_metric,
-                    settings.project.inference.capacity_share,
-                    [lm.name for lm in settings.project.landmarks],
-                    "2",
-                    "1",
-                    judged,
-                )
-                promoted[name] += decision.promote
-                if not decision.promote and decision.failed():
-                    first = decision.failed()[0].name
-                    first_failures[name][first] = first_failures[name].get(first, 0) + 1
+                pending.append((name, pool.submit(judged_by_the_gate, gate, judged)))
                 if args.save:
-                    saved.append(judged.assign(draw=draw, challenger_name=name).drop(columns=["noise", "raw"]))
+                    saved.append(judged.assign(draw=draw, challenger_name=name))
+        for name, future in pending:
+            promote, first = future.result()
+            promoted[name] += promote
+            if first:
+                first_failures[name][first] = first_failures[name].get(first, 0) + 1
     print(f"{len(TARGETS) * args.holdouts} decisions in {took['seconds']:.0f}s\n")
     print(f"{'challenger':32}{'promoted':>10}  wanted      first failed check when rejected")
     for name in TARGETS:

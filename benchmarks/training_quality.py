@@ -1,5 +1,5 @@
 """Model quality per landmark on the default cohort, on the temporal holdout (the newest
-censoring-safe months, test members): AUROC, calibration intercept and slope, PPV and
+censoring-safe months, all but the validation members): AUROC, calibration intercept and slope, PPV and
 sensitivity at capacity (the top `inference.capacity_share` of each landmark's rows), for
 the training search's model (recalibrated as the training job does) against a single-node
 scikit-learn HistGradientBoostingClassifier given the same landmark rows, features, parts

@@ -45,6 +45,12 @@ def _tie_groups(sorted_scores: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
 
 
+def _by_group(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Sums of `values`' columns per tie group; the columns themselves when no score ties
+    (the usual case for a model's scores: summing each column alone costs a full pass)."""
+    return values if len(starts) == values.shape[1] else np.add.reduceat(values, starts, axis=1)
+
+
 def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """AUROC per row of `weights` (ties count one half, as scikit-learn's). NaN where a
     replicate has no weight on one class."""
@@ -52,8 +58,8 @@ def weighted_auroc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     starts = _tie_groups(scores[order])
     w = weights[:, order]
     positive = labels[order].astype(bool)
-    pos = np.add.reduceat(np.where(positive, w, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(positive, 0.0, w), starts, axis=1)
+    pos = _by_group(w * positive, starts)
+    neg = _by_group(w * ~positive, starts)
     below = np.cumsum(neg, axis=1) - neg
     with np.errstate(invalid="ignore", divide="ignore"):
         return (pos * (below + 0.5 * neg)).sum(axis=1) / (pos.sum(axis=1) * neg.sum(axis=1))
@@ -66,8 +72,8 @@ def weighted_auprc(labels: np.ndarray, scores: np.ndarray, weights: np.ndarray) 
     starts = _tie_groups(scores[order])
     w = weights[:, order]
     positive = labels[order].astype(bool)
-    tp = np.cumsum(np.add.reduceat(np.where(positive, w, 0.0), starts, axis=1), axis=1)
-    fp = np.cumsum(np.add.reduceat(np.where(positive, 0.0, w), starts, axis=1), axis=1)
+    tp = np.cumsum(_by_group(w * positive, starts), axis=1)
+    fp = np.cumsum(_by_group(w * ~positive, starts), axis=1)
     gained = np.diff(tp, axis=1, prepend=0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(tp + fp > 0, tp / (tp + fp), 0.0)

@@ -11,6 +11,8 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
+from ml.evaluation.logistic import logistic_fit
+
 
 def _top(scores: np.ndarray, share: float) -> np.ndarray:
     k = max(1, round(len(scores) * share))
@@ -52,7 +54,7 @@ def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict[
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.clip(np.asarray(scores, dtype=np.float64), 1e-6, 1 - 1e-6)
     logit = np.log(scores / (1 - scores))
-    slope = _logistic_fit(logit, labels)[1]
+    slope = logistic_fit(logit, labels)[1]
     intercept = 0.0
     for _ in range(50):  # Newton on a: mean(y) = mean(sigmoid(a + logit))
         p = 1 / (1 + np.exp(-(intercept + logit)))
@@ -68,24 +70,6 @@ def calibration(labels: np.ndarray, scores: np.ndarray, bins: int = 10) -> dict[
     return {"calibration_slope": float(slope), "calibration_intercept": float(intercept), "ece": float(ece)}
 
 
-def _logistic_fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(intercept, slope) of a one-variable logistic regression by Newton's method."""
-    a, b = 0.0, 1.0
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-(a + b * x)))
-        w = np.maximum(p * (1 - p), 1e-12)
-        gradient = np.array([(y - p).sum(), ((y - p) * x).sum()])
-        hessian = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
-        try:
-            step = np.linalg.solve(hessian, gradient)
-        except np.linalg.LinAlgError:
-            break
-        a, b = a + step[0], b + step[1]
-        if np.abs(step).max() < 1e-10:
-            break
-    return float(a), float(b)
-
-
 def capacity_flags(scores: np.ndarray, share: float) -> np.ndarray:
     """The top `share` of rows by score (at least one): who care management can reach."""
     scores = np.asarray(scores, dtype=np.float64)
@@ -94,6 +78,20 @@ def capacity_flags(scores: np.ndarray, share: float) -> np.ndarray:
         k = max(1, math.ceil(share * len(scores)))
         flagged[np.argsort(-scores, kind="stable")[:k]] = True
     return flagged
+
+
+def capacity_share_flagged(scores: np.ndarray, share: float) -> np.ndarray:
+    """Each row's chance of being in the top `share` (at least one row) when ties at the
+    cut are broken at random: 1 above it, the free places shared among the tied rows.
+    A model with few distinct scores (a constant one at the extreme) then reaches each
+    group in proportion, not whichever rows happen to come first."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if not len(scores):
+        return np.zeros(0)
+    k = max(1, math.ceil(share * len(scores)))
+    cut = np.sort(scores)[::-1][k - 1]
+    above, tied = scores > cut, scores == cut
+    return above + tied * (k - above.sum()) / tied.sum()
 
 
 def at_capacity(labels: np.ndarray, scores: np.ndarray, share: float) -> dict[str, float]:

@@ -12,10 +12,12 @@ the plan had at that landmark, the label as it stood there, and its part.
   split's seed (no member in two parts, stable as episodes are added), and episodes by
   their expected delivery into the development period and the newest
   `validation.holdout_months` of censoring-safe months (the recent period). Train and
-  validation rows (the search) come from the development period; the holdout (`test`:
-  test members, recent period) and the recalibration rows (`calibration`: validation
-  members, recent period) come from later months than anything the model learned from.
-  Train members' recent episodes are used by nobody.
+  validation rows (the search) come from the development period; in the recent period,
+  validation members' episodes recalibrate (`calibration`) and every other member's are
+  the holdout (`test`): later months than anything the model learned from, whoever the
+  member, as the deployed model meets them (a member's earlier pregnancy may have been
+  trained on; this one was not). Test members' development-period episodes are used by
+  nobody.
 - Features: the point-in-time snapshot at the landmark date (ml/features/point_in_time.py),
   never older than `features.max_snapshot_age_days` nor from before the LMP; a row
   without one keeps its features missing and the reason in `feature_gap`.
@@ -84,12 +86,13 @@ def split_of(member_id: Column, split: SplitConfig, seed: int | None = None) -> 
     return F.when(u < split.train, "train").when(u < split.train + split.validation, "validation").otherwise("test")
 
 
-def in_test_under(member_id: Column, split: SplitConfig, seeds: list[int]) -> Column:
-    """Whether the member is in the test part under every one of `seeds`."""
-    test = F.lit(True)
+def recalibrated_under(member_id: Column, split: SplitConfig, seeds: list[int]) -> Column:
+    """Whether the member is a validation member (whose recent episodes recalibrate a
+    model) under any one of `seeds`."""
+    calibrating = F.lit(False)
     for seed in seeds:
-        test = test & (split_of(member_id, split, seed) == "test")
-    return test
+        calibrating = calibrating | (split_of(member_id, split, seed) == "validation")
+    return calibrating
 
 
 def episodes_with_context(sources: TableStore) -> DataFrame:
@@ -119,7 +122,7 @@ def part_of(split: Column, expected_delivery: Column, periods: Periods) -> Colum
     return (
         F.when(~recent & split.isin("train", "validation"), split)
         .when(recent & (split == "validation"), F.lit("calibration"))
-        .when(recent & (split == "test"), F.lit("test"))
+        .when(recent, F.lit("test"))
     )
 
 

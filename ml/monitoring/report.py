@@ -11,6 +11,7 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")  # files only, never a display
+import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -51,6 +52,66 @@ def series(frame: pd.DataFrame, check: str, slice_: str | None, lower_is_worse: 
     return (worst.min() if lower_is_worse else worst.max()).sort_index()
 
 
+CHECK_NAMES = {
+    "score_psi": "Score drift (PSI)",
+    "feature_psi": "Feature drift (PSI)",
+    "missing_share_change": "Change of missing share",
+    "volume_share": "Rows scored / previous 28 days",
+    "tier_rows": "Rows in tier (window)",
+    "expected_auroc": "Expected AUROC (from scores)",
+    "expected_ppv": "Expected PPV (from scores)",
+    "realised_auroc": "Realised AUROC",
+    "realised_calibration": "Realised calibration (predicted - observed)",
+    "realised_ppv": "Realised PPV at capacity",
+    "realised_sensitivity": "Realised sensitivity at capacity",
+    "new_labels": "New censoring-safe labels",
+    "days_since_training": "Days since training",
+    "retrain": "Retrain",
+}
+
+
+def readable_slice(slice_: str, names: dict[str, str]) -> str:
+    """`feature=enrollment__days_enrolled__12m,landmark=week_12` as words."""
+    if slice_ == "all":
+        return "all"
+    words = []
+    for part in slice_.split(","):
+        key, _, value = part.partition("=")
+        if key == "feature":
+            words.append(names.get(value, value.replace("__", " ").replace("_", " ")))
+        else:
+            words.append(f"{key.replace('_', ' ')} {value.replace('_', ' ')}")
+    return ", ".join(words)
+
+
+def verdict(row, limit: float) -> str:
+    """CROSSED, PASS, not judged (its false-alarm rate at these rows), or - (a figure)."""
+    if bool(row.crossed):
+        return "CROSSED"
+    if row.threshold is not None and not pd.isna(row.threshold):
+        return "PASS"
+    alarm = getattr(row, "false_alarm", None)
+    if alarm is not None and not pd.isna(alarm) and alarm > limit:
+        return f"not judged ({alarm:.0%} false alarms at {int(row.rows):,} rows)"
+    return "-"
+
+
+def _value(check: str, value) -> str:
+    if value is None or pd.isna(value):
+        return "-"
+    if check in ("tier_rows", "new_labels", "days_since_training") or check == "retrain":
+        return f"{int(value):,}"
+    return f"{value:.3f}"
+
+
+def x_range(dates: pd.Series) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The dates the table has, a little either side (one date: the day before to the day after)."""
+    dates = pd.to_datetime(dates)
+    first, last = dates.min(), dates.max()
+    pad = max(pd.Timedelta(days=1), (last - first) * 0.05)
+    return first - pad, last + pad
+
+
 def plot(frame: pd.DataFrame, settings: Settings, path: Path) -> None:
     config = settings.project.monitoring
     fig, axes = plt.subplots(len(PANELS), 1, figsize=(9, 2.2 * len(PANELS)), sharex=True)
@@ -62,16 +123,22 @@ def plot(frame: pd.DataFrame, settings: Settings, path: Path) -> None:
             ax.plot(pd.to_datetime(values.index), values.to_numpy(), marker="o", color="#3b6ea5")
         if threshold is not None:
             ax.axhline(getattr(config, threshold), linestyle="--", color="#b03a2e", label="threshold")
-        ax.set_title(title, fontsize=10)
-        if threshold is not None:
             ax.legend(loc="upper left", fontsize=8)
+        ax.set_title(title, fontsize=10)
+    # the dates the table has, not matplotlib's default span around a single point
+    axes[-1].set_xlim(*x_range(frame["monitoring_date"]))
+    axes[-1].xaxis.set_major_locator(mdates.AutoDateLocator(minticks=2, maxticks=8))
+    axes[-1].xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d"))
     axes[-1].set_xlabel("monitoring date")
+    fig.autofmt_xdate()
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
 
 def write(settings: Settings, folder: Path | None = None) -> dict[str, Any]:
+    from ml.features.definitions import descriptions
+
     frame = load(settings)
     folder = folder or local_dir("reports")
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,31 +147,44 @@ def write(settings: Settings, folder: Path | None = None) -> dict[str, Any]:
     newest = frame["monitoring_date"].max()
     latest = frame[frame["monitoring_date"] == newest]
     crossed = latest[latest["crossed"]]
+    names = descriptions(settings.project.features.lookback_months)
+    limit = settings.project.monitoring.max_false_alarm
     rows = "".join(
         "<tr>"
         + "".join(
             f"<td>{html.escape(str(v))}</td>"
-            for v in (r.check, r.slice, "-" if pd.isna(r.value) else f"{r.value:.3f}", r.threshold, r.rows)
+            for v in (
+                CHECK_NAMES.get(r.check, r.check),
+                readable_slice(r.slice, names),
+                _value(r.check, r.value),
+                "-" if r.threshold is None or pd.isna(r.threshold) else f"{r.threshold:g}",
+                f"{int(r.rows):,}",
+                verdict(r, limit),
+                r.detail or "",
+            )
         )
         + "</tr>"
         for r in latest.sort_values(["check", "slice"]).itertuples()
     )
     image = base64.b64encode(png.read_bytes()).decode()
-    verdict = (
-        f"{len(crossed)} threshold(s) crossed: the monitoring job started the training job"
-        if len(crossed)
-        else "no threshold crossed"
-    )
+    retrain = latest[latest["check"] == "retrain"]
+    why = f" {retrain['detail'].iloc[0]}" if len(retrain) and retrain["detail"].iloc[0] else ""
+    summary = f"{len(crossed)} threshold(s) crossed." if len(crossed) else "no threshold crossed."
     page = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>Monitoring {html.escape(settings.model_name)}</title>"
-        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto}"
-        "td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
+        "<style>body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto}"
+        "td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:left;vertical-align:top}</style>"
+        "</head><body>"
         f"<h1>Monitoring: {html.escape(settings.model_name)}</h1>"
-        f"<p>{frame['monitoring_date'].nunique()} monitoring dates to {newest}; on {newest}: {verdict}.</p>"
+        f"<p>{frame['monitoring_date'].nunique()} monitoring date(s), {frame['monitoring_date'].min()} to "
+        f"{newest}. On {newest}: {summary}{html.escape(why)}</p>"
         f'<img alt="monitoring over time" src="data:image/png;base64,{image}">'
-        f"<h2>Checks on {newest}</h2><table><tr><th>check</th><th>slice</th><th>value</th><th>threshold</th>"
-        f"<th>rows</th></tr>{rows}</table></body></html>"
+        f"<h2>Checks on {newest}</h2>"
+        "<p>CROSSED: past its threshold; PASS: within it; not judged: too few rows for the check to be told "
+        f"from chance (its false-alarm rate above {limit:.0%}); -: a figure without a threshold.</p>"
+        "<table><tr><th>check</th><th>slice</th><th>value</th><th>threshold</th><th>rows</th><th>verdict</th>"
+        f"<th>detail</th></tr>{rows}</table></body></html>"
     )
     page_path = folder / f"monitoring_{settings.env}.html"
     page_path.write_text(page)
@@ -114,4 +194,5 @@ def write(settings: Settings, folder: Path | None = None) -> dict[str, Any]:
         "dates": int(frame["monitoring_date"].nunique()),
         "newest": str(newest),
         "crossed": len(crossed),
+        "retrain": why.strip(),
     }

@@ -25,6 +25,11 @@ models' scores side by side. The checks, in the order they are judged and record
    on its own), so every cell is judged. A cell with a single class is named "not
    evaluated", never skipped silently.
 
+4. No new disparity, per subgroup: a cell where the challenger raises a fairness alert (see
+   below) that the champion does not, and serves worse than the champion (a lower AUROC,
+   or fewer of its positives on the list), fails: better on average must not mean worse
+   for a group the champion served within the bounds.
+
 Promotion needs every check. Fairness is also judged absolutely, on the challenger itself:
 per cell AUROC, sensitivity at capacity and observed/expected with intervals, and alerts
 when a cell falls behind the best-served one (`fairness`); they block only if configured.
@@ -54,9 +59,9 @@ from ml.evaluation.bootstrap import (
     weighted_metric,
 )
 from ml.evaluation.landmarks import landmark_metrics
-from ml.evaluation.metrics import classification_metrics
+from ml.evaluation.metrics import capacity_share_flagged, classification_metrics
 
-MINIMUM, PRIMARY, SECONDARY, FAIRNESS = "minimum", "primary", "secondary", "fairness"
+MINIMUM, PRIMARY, SECONDARY, DISPARITY, FAIRNESS = "minimum", "primary", "secondary", "disparity", "fairness"
 MIN_CELL_CLASS = 5  # positives and negatives a subgroup cell needs for an estimate of its own
 COMPARISON = (PRIMARY, SECONDARY)
 
@@ -64,7 +69,7 @@ COMPARISON = (PRIMARY, SECONDARY)
 @dataclass(frozen=True)
 class Check:
     name: str
-    kind: str  # MINIMUM, PRIMARY, SECONDARY or FAIRNESS
+    kind: str  # MINIMUM, PRIMARY, SECONDARY, DISPARITY or FAIRNESS
     value: float | None  # the point estimate judged (a difference for comparisons)
     threshold: float  # the floor, or the margin the difference must stay above
     passed: bool
@@ -250,7 +255,7 @@ def decide(
         gate.landmarks(landmarks)
         gate.subgroups()
         gate.finish()
-    _fairness(decision, config, scored, weights, capacity)
+    _fairness(decision, config, scored, weights, capacity, compare)
     return decision
 
 
@@ -389,12 +394,13 @@ class _Comparisons:
                 self.pending.append((f"{metric}_{landmark}", at[landmark][metric], int(mask.sum()), what))
 
     def subgroups(self) -> None:
-        """Each cell's AUROC difference, partially pooled within its subgroup."""
+        """Each cell's AUROC difference: a cell of at least `min_subgroup_episodes`
+        episodes on its own, a smaller one partially pooled within its subgroup."""
         for subgroup in self.config.subgroups:
             if subgroup not in self.scored.columns:
                 continue
             values = self.scored[subgroup].astype(str).to_numpy()
-            cells, thin = {}, set()
+            cells, thin, large = {}, set(), set()
             for cell in sorted(set(values)):
                 mask = values == cell
                 part = self.scored[mask]
@@ -404,17 +410,21 @@ class _Comparisons:
                     )
                     continue
                 positives = int(part["label"].sum())
+                episodes = int(part["episode_id"].nunique())
                 if min(positives, len(part) - positives) < MIN_CELL_CLASS:
                     thin.add(cell)
+                elif episodes >= self.config.min_subgroup_episodes:
+                    large.add(cell)
                 cells[cell] = (mask, self.difference("auroc", mask))
-            pooled = _partially_pooled({c: d for c, (_, d) in cells.items()}, thin)
+            pooled = _partially_pooled({c: d for c, (_, d) in cells.items()}, thin, large)
             for cell, draws, weight in pooled:
                 mask = cells[cell][0]
-                own = (
-                    f"fewer than {MIN_CELL_CLASS} of a class: judged at its subgroup's estimate"
-                    if cell in thin
-                    else f"partially pooled, weight {weight:.2f} on the cell's own estimate"
-                )
+                if cell in thin:
+                    own = f"fewer than {MIN_CELL_CLASS} of a class: judged at its subgroup's estimate"
+                elif cell in large:
+                    own = f"judged on its own: at least {self.config.min_subgroup_episodes} episodes"
+                else:
+                    own = f"partially pooled, weight {weight:.2f} on the cell's own estimate"
                 what = f"AUROC in {subgroup} {cell} ({own})"
                 self.pending.append((f"subgroup_{subgroup}_{cell}", draws, int(mask.sum()), what))
 
@@ -447,13 +457,15 @@ class _Comparisons:
 
 
 def _partially_pooled(
-    cells: dict[str, np.ndarray], thin: set[str] = frozenset()
+    cells: dict[str, np.ndarray], thin: set[str] = frozenset(), large: set[str] = frozenset()
 ) -> list[tuple[str, np.ndarray, float]]:
     """Each cell's replicates shrunk towards the subgroup's precision-weighted mean by the
     random-effects weight tau^2 / (tau^2 + se^2) (DerSimonian-Laird tau^2), replicate by
     replicate so the interval carries the pooling: (cell, replicates, weight). A replicate
     where a small cell's AUROC is undefined (a class drawn away) counts as its estimate; a
-    `thin` cell (too few of a class for an estimate of its own) takes the pooled one."""
+    `thin` cell (too few of a class for an estimate of its own) takes the pooled one; a
+    `large` cell stands on its own (weight 1): pooling a large cell would let the other
+    cells' gains hide a loss concentrated in it, which its own rows can show."""
     names = list(cells)
     draws = np.vstack([cells[c] for c in names]) if names else np.empty((0, 1))
     draws = np.where(np.isfinite(draws), draws, draws[:, :1])
@@ -467,84 +479,161 @@ def _partially_pooled(
     q = (precision * (np.where(ok, draws[:, 0], mean) - mean) ** 2).sum()
     tau2 = max(0.0, (q - (ok.sum() - 1)) / (precision.sum() - (precision**2).sum() / precision.sum()))
     weight = np.where(ok, tau2 / (tau2 + np.where(ok, se, 1.0) ** 2), np.where(stands, 1.0, 0.0))
+    weight = np.where(np.array([c in large for c in names], dtype=bool), 1.0, weight)
     pooled = (precision[:, None] * np.where(ok[:, None], draws, 0.0)).sum(axis=0) / precision.sum()
     shrunk = pooled[None, :] + weight[:, None] * (draws - pooled[None, :])
     return [(c, shrunk[i], float(weight[i])) for i, c in enumerate(names)]
 
 
-def _fairness(
-    decision: Decision, config: ValidationSettings, scored: pd.DataFrame, weights: np.ndarray, capacity: float
-) -> None:
-    """The challenger's own disparity across cells: AUROC, sensitivity at capacity (the
-    list's threshold over the whole holdout) and observed/expected, each with its interval;
-    an alert where a cell falls behind the best-served cell of its subgroup."""
+def _disparities(
+    config: ValidationSettings, scored: pd.DataFrame, weights: np.ndarray, capacity: float, role: str
+) -> tuple[list[dict], dict[str, list[str]]]:
+    """One model's disparity across cells: per cell AUROC, sensitivity at capacity (the
+    list's threshold over the whole holdout, ties shared at random) and observed/expected,
+    each with its interval (rows of the fairness report), and per judged cell the alerts it
+    raises. A cell is compared with the best-served cell of its subgroup replicate by
+    replicate (the AUROC gap, the sensitivity ratio), so the interval carries both cells'
+    uncertainty: the best of several noisy cells is flattered by its own noise, and judging
+    against its point estimate alone would raise alerts that are not there."""
     alerts = config.fairness
     labels = scored["label"].to_numpy(np.int64)
-    scores = scored["challenger"].to_numpy(np.float64)
-    confidence = config.bootstrap.confidence
-    threshold = np.quantile(scores, 1 - capacity) if len(scores) else np.inf
-    flagged = scores >= threshold
+    scores = scored[role].to_numpy(np.float64)
+    confidence = alerts.confidence
+    flagged = capacity_share_flagged(scores, capacity)
+    report, problems_of = [], {}
     for subgroup in config.subgroups:
         if subgroup not in scored.columns:
             continue
         values = scored[subgroup].astype(str).to_numpy()
-        rows = []
+        rows, draws = [], {}
         for cell in sorted(set(values)):
             mask = values == cell
             w, y, s = weights[:, mask], labels[mask], scores[mask]
             positives = (w * y).sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
-                sensitivity = (w * (y & flagged[mask])).sum(axis=1) / positives
+                sensitivity = (w * y * flagged[mask]).sum(axis=1) / positives
                 ratio = positives / (w * s).sum(axis=1)
-            both = 0 < y.sum() < len(y)
+            auroc = weighted_metric("auroc", y, s, w) if 0 < y.sum() < len(y) else None
+            draws[cell] = (auroc, sensitivity if y.sum() else None)
             rows.append(
                 {
                     "subgroup": subgroup,
                     "cell": cell,
                     "rows": int(mask.sum()),
                     "positives": int(y.sum()),
-                    "auroc": interval(weighted_metric("auroc", y, s, w), confidence).as_dict() if both else None,
+                    "auroc": interval(auroc, confidence).as_dict() if auroc is not None else None,
                     "sensitivity": interval(sensitivity, confidence).as_dict() if y.sum() else None,
                     "observed_expected": interval(ratio, confidence).as_dict(),
                 }
             )
-        decision.fairness += rows
+        report += rows
         judged = [r for r in rows if r["rows"] >= alerts.min_rows]
-        best_auroc = max((r["auroc"]["estimate"] for r in judged if r["auroc"]), default=None)
-        best_sensitivity = max((r["sensitivity"]["estimate"] for r in judged if r["sensitivity"]), default=None)
+        best = {
+            metric: max((r for r in judged if r[metric]), key=lambda r: r[metric]["estimate"], default=None)
+            for metric in ("auroc", "sensitivity")
+        }
         for r in judged:
-            name = f"fairness_{subgroup}_{r['cell']}"
             problems = []
-            if r["auroc"] and best_auroc is not None and best_auroc - r["auroc"]["high"] > alerts.max_auroc_gap:
-                problems.append(
-                    f"AUROC {_span(r['auroc'])} more than {alerts.max_auroc_gap} below the best {best_auroc:.3f}"
-                )
-            sensitivity = r["sensitivity"]
-            if (
-                sensitivity
-                and best_sensitivity
-                and sensitivity["high"] < alerts.min_sensitivity_ratio * best_sensitivity
-            ):
-                problems.append(
-                    f"sensitivity {_span(r['sensitivity'])} under {alerts.min_sensitivity_ratio:.0%} of the best "
-                    f"{best_sensitivity:.3f}"
-                )
+            mine, theirs = draws[r["cell"]], best["auroc"] and draws[best["auroc"]["cell"]]
+            if r["auroc"] and theirs and r is not best["auroc"]:
+                gap = interval(theirs[0] - mine[0], confidence)
+                if gap.low > alerts.max_auroc_gap:
+                    problems.append(
+                        f"AUROC {_span(r['auroc'])}, {gap} below the best-served {best['auroc']['cell']} "
+                        f"({best['auroc']['auroc']['estimate']:.3f}); more than {alerts.max_auroc_gap}"
+                    )
+            theirs = best["sensitivity"] and draws[best["sensitivity"]["cell"]]
+            if r["sensitivity"] and theirs and r is not best["sensitivity"]:
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    share = interval(mine[1] / theirs[1], confidence)
+                if share.high < alerts.min_sensitivity_ratio:
+                    problems.append(
+                        f"sensitivity {_span(r['sensitivity'])}, {share.estimate:.2f} [{share.low:.2f}, "
+                        f"{share.high:.2f}] of the best-served {best['sensitivity']['cell']}'s "
+                        f"({best['sensitivity']['sensitivity']['estimate']:.3f}); under "
+                        f"{alerts.min_sensitivity_ratio:.0%}"
+                    )
             low, high = alerts.observed_expected
             oe = r["observed_expected"]
             if oe["low"] > high or oe["high"] < low:
                 problems.append(f"observed/expected {_span(oe)} outside [{low}, {high}]")
+            problems_of[f"{subgroup}_{r['cell']}"] = problems
+    return report, problems_of
+
+
+def _fairness(
+    decision: Decision,
+    config: ValidationSettings,
+    scored: pd.DataFrame,
+    weights: np.ndarray,
+    capacity: float,
+    compare: bool,
+) -> None:
+    """The challenger's own disparity (report and alerts); compared with a champion, a
+    disparity the challenger opens (an alert the champion does not raise, in a cell the
+    challenger serves worse) fails the gate: better on average must not mean worse for a
+    group the champion served within the bounds."""
+    report, mine = _disparities(config, scored, weights, capacity, "challenger")
+    decision.fairness += report
+    rows = {f"{r['subgroup']}_{r['cell']}": r for r in report}
+    if compare:
+        _, theirs = _disparities(config, scored, weights, capacity, "champion")
+        values = {s: scored[s].astype(str).to_numpy() for s in config.subgroups if s in scored.columns}
+        for subgroup in values:
+            opened = []
+            cells = [key for key in mine if key.startswith(f"{subgroup}_")]
+            for key in cells:
+                if not mine[key] or theirs.get(key):
+                    continue
+                if _worse(scored, values[subgroup] == rows[key]["cell"], capacity):
+                    opened.append(f"{rows[key]['cell']}: {'; '.join(mine[key])}")
             decision.add(
                 Check(
-                    name,
-                    FAIRNESS,
-                    r["auroc"]["estimate"] if r["auroc"] else None,
-                    alerts.max_auroc_gap,
-                    not problems,
-                    ("; ".join(problems) if problems else "within the alert bounds")
-                    + f" ({r['rows']:,} rows, {r['positives']:,} positive)",
-                    n=r["rows"],
+                    f"no_new_disparity_{subgroup}",
+                    DISPARITY,
+                    float(len(opened)),
+                    0.0,
+                    not opened,
+                    (
+                        f"opens a disparity the champion does not have in {len(opened)} of {len(cells)} cells: "
+                        + " | ".join(opened)
+                        if opened
+                        else f"no cell of {len(cells)} newly behind the best-served one"
+                    ),
+                    n=int(sum(rows[key]["rows"] for key in cells)),
                 )
             )
+    for key, problems in mine.items():
+        r = rows[key]
+        decision.add(
+            Check(
+                f"fairness_{key}",
+                FAIRNESS,
+                r["auroc"]["estimate"] if r["auroc"] else None,
+                config.fairness.max_auroc_gap,
+                not problems,
+                ("; ".join(problems) if problems else "within the alert bounds")
+                + f" ({r['rows']:,} rows, {r['positives']:,} positive)",
+                n=r["rows"],
+            )
+        )
+
+
+def _worse(scored: pd.DataFrame, mask: np.ndarray, capacity: float) -> bool:
+    """Whether the challenger serves the cell `mask` worse than the champion (point
+    estimates): a lower AUROC, or fewer of its positives in the top `capacity` of the whole
+    holdout (ties shared at random)."""
+    from sklearn.metrics import roc_auc_score
+
+    y = scored["label"].to_numpy()[mask]
+    if not 0 < y.sum() < len(y):
+        return False
+    reached = {
+        role: capacity_share_flagged(scored[role].to_numpy(np.float64), capacity)[mask][y == 1].sum()
+        for role in ("challenger", "champion")
+    }
+    aurocs = {role: roc_auc_score(y, scored[role].to_numpy(np.float64)[mask]) for role in reached}
+    return bool(aurocs["challenger"] < aurocs["champion"] or reached["challenger"] < reached["champion"])
 
 
 def _span(value: dict[str, float]) -> str:

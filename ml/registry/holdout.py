@@ -1,13 +1,14 @@
 """The holdout both challenger and champion are scored on: later months than any model
-learned from, members no compared model trained on.
+learned from, no row any compared model was recalibrated on.
 
 Landmark rows of censoring-safe labelled episodes whose expected delivery falls in the
 recent period of the as-of date (ml/features/training_set.py: the newest
-`validation.holdout_months` of months whose outcomes must all be in), of members in the
-test part under every split seed the compared models were trained with (the split is a
-stable hash of the member and a seed of its own, never the model's). As the as-of date
-moves, the window moves with it: each decision is judged on the newest months a model
-will score next, at every landmark it will score.
+`validation.holdout_months` of months whose outcomes must all be in), of every member
+who is not a validation member (whose recent episodes recalibrate a model) under any
+split seed the compared models were trained with (the split is a stable hash of the
+member and a seed of its own, never the model's). As the as-of date moves, the window
+moves with it: each decision is judged on the newest months a model will score next, at
+every landmark it will score.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pyspark.sql import functions as F
 from ml.config.loader import Settings
 from ml.data.store import table_store
 from ml.errors import DataError
-from ml.features.training_set import SUBGROUPS, Periods, build, in_test_under, landmark_examples
+from ml.features.training_set import SUBGROUPS, Periods, build, landmark_examples, recalibrated_under
 from ml.runtime.spark import get_spark
 
 
@@ -30,10 +31,12 @@ def holdout(
     spark = get_spark()
     sources = table_store(spark, settings.environment.source_schema)
     split = settings.project.training.split_config
-    chosen = (F.col("split") == "test") & in_test_under(F.col("member_id"), split, split_seeds or [split.seed])
+    seeds = split_seeds or [split.seed]
+    chosen = (F.col("split") == "test") & ~recalibrated_under(F.col("member_id"), split, seeds)
     if landmark_examples(settings, sources, as_of).where(chosen).limit(1).count() == 0:
         raise DataError(
-            f"the validation holdout is empty: no test-split episode with its expected delivery in "
+            f"the validation holdout is empty: no episode of a member outside the calibration part with its "
+            f"expected delivery in "
             f"{Periods.of(settings, as_of).describe()}"
         )
     # Rows are chosen before the features are joined: only their snapshots are read.

@@ -87,7 +87,7 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
         periods = Periods.of(settings, as_of or date.today())
         look = looks_at(name, champion_version, periods, config.holdout_months, str(model_version)) if compare else 1
         print(
-            f"[validate] holdout: {len(scored):,} test-split landmark rows ({scored['episode_id'].nunique():,} "
+            f"[validate] holdout: {len(scored):,} landmark rows ({scored['episode_id'].nunique():,} "
             f"episodes): {periods.describe()}, split seeds {seeds}"
             + (f"; look {look} against champion v{champion_version} at this holdout" if compare else ""),
             flush=True,
@@ -125,7 +125,11 @@ def run(settings: Settings, model_version: str, job_run_id: str = "", as_of: dat
         print(f"[validate]   NOT EVALUATED {skipped.name}: {skipped}", flush=True)
     if decision.failed():
         print(f"[validate] failed, in gate order: {decision.reasons()}", flush=True)
-    return {"decision": decision.outcome, "promote": str(decision.promote).lower()}
+    # the line the runner and CI show last: a rejection names its failed checks, intervals and n
+    said = decision.outcome
+    if not decision.promote and decision.failed():
+        said = f"{said}: {decision.reasons()}"
+    return {"decision": said[:1000], "promote": str(decision.promote).lower()}
 
 
 def looks_at(name: str, champion: str, periods: Periods, holdout_months: int, this: str) -> int:

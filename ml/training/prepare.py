@@ -84,7 +84,7 @@ def check_counts(label: str, counts: dict[str, int], positives: dict[str, int]) 
         "validation": "too few members or months before the holdout for training.split_config",
         "calibration": "no censoring-safe pregnancy of the newest months among validation members "
         "(validation.holdout_months, training.censoring_margin_days)",
-        "test": "no censoring-safe pregnancy of the newest months among test members "
+        "test": "no censoring-safe pregnancy of the newest months outside the validation members "
         "(validation.holdout_months, training.censoring_margin_days)",
     }
     for split in SPLITS:

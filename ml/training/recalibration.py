@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ml.evaluation.logistic import logistic_fit
+
 PRIOR_SD = 0.5
 
 
@@ -80,29 +82,12 @@ def fit(scores: np.ndarray, labels: np.ndarray, landmarks: np.ndarray) -> Recali
     landmarks = np.asarray(landmarks, dtype=object)
     if len(y) == 0 or y.min() == y.max():
         return IDENTITY
-    a, b = _pooled(x, y)
+    a, b = logistic_fit(x, y)
     intercepts = {}
     for name in sorted(set(landmarks)):
         part = landmarks == name
         intercepts[str(name)] = _shrunk_intercept(a + b * x[part], y[part], a)
     return Recalibration(float(b), float(a), intercepts, len(y))
-
-
-def _pooled(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    a, b = 0.0, 1.0
-    for _ in range(100):
-        p = 1 / (1 + np.exp(-(a + b * x)))
-        w = np.maximum(p * (1 - p), 1e-12)
-        gradient = np.array([(y - p).sum(), ((y - p) * x).sum()])
-        hessian = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
-        try:
-            step = np.linalg.solve(hessian, gradient)
-        except np.linalg.LinAlgError:
-            break
-        a, b = a + step[0], b + step[1]
-        if np.abs(step).max() < 1e-10:
-            break
-    return a, b
 
 
 def _shrunk_intercept(offset: np.ndarray, y: np.ndarray, prior_mean: float) -> float:

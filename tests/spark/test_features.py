@@ -422,9 +422,11 @@ def test_training_set_applies_selection(spark, cohort_settings, training_set):
     labelled = sources.read("outcomes").where(F.col("recorded_date") < F.lit(AS_OF)).select("episode_id")
     assert frame.select("episode_id").distinct().subtract(labelled).count() == 0, "labels as known on the as-of date"
     assert frame.where(F.col("landmark_date") >= F.lit(AS_OF)).count() == 0
-    member_part = F.when(F.col("split") == "calibration", "validation").otherwise(F.col("split"))
-    members = frame.groupBy("member_id").agg(F.countDistinct(member_part).alias("parts"))
-    assert members.where("parts > 1").count() == 0, "a member in two member parts"
+    # validation members (whose recent episodes recalibrate) are in no other part; a train
+    # member's recent pregnancy may be in the holdout, as the deployed model will meet it
+    validating = F.col("split").isin("validation", "calibration")
+    members = frame.groupBy("member_id").agg(F.countDistinct(validating).alias("parts"))
+    assert members.where("parts > 1").count() == 0, "a validation member in train or test"
     assert {r.split for r in frame.select("split").distinct().collect()} == {
         "train",
         "validation",

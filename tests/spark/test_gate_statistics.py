@@ -102,12 +102,12 @@ def test_a_truly_better_challenger_is_promoted(splits):
     assert decision.promote, decision.description()
 
 
-def test_the_member_split_has_its_own_seed_and_the_holdout_excludes_every_version_s_training_members(
+def test_the_member_split_has_its_own_seed_and_the_holdout_excludes_every_version_s_calibration_members(
     spark, cohort_settings, features_written
 ):
     from pyspark.sql import functions as F
 
-    from ml.features.training_set import in_test_under, landmark_examples, split_of
+    from ml.features.training_set import landmark_examples, recalibrated_under, split_of
     from tests.conftest import with_training
 
     sources = table_store(spark, cohort_settings.environment.source_schema)
@@ -123,9 +123,11 @@ def test_the_member_split_has_its_own_seed_and_the_holdout_excludes_every_versio
     split = cohort_settings.project.training.split_config
     other = splits(with_training(cohort_settings, split_config=split.model_copy(update={"seed": 99})))
     assert other != base, "the split seed moves members"
-    in_both = members.where(in_test_under(F.col("member_id"), split, [split.seed, 99])).toPandas()["member_id"]
-    assert len(in_both) == sum(base[m] == "test" and other[m] == "test" for m in base) > 0
-    # the examples' parts follow the member split: a test row's member is a test member
+    either = members.where(recalibrated_under(F.col("member_id"), split, [split.seed, 99])).toPandas()["member_id"]
+    assert len(either) == sum(base[m] == "validation" or other[m] == "validation" for m in base) > 0
+    # the examples' parts follow the member split: calibration rows are validation members',
+    # the holdout every other member's of the same months
     parts = landmark_examples(cohort_settings, sources, COHORT_AS_OF).select("member_id", "split").toPandas()
-    assert {base[m] for m in parts.loc[parts["split"] == "test", "member_id"]} == {"test"}
+    assert {base[m] for m in parts.loc[parts["split"] == "test", "member_id"]} == {"train", "test"}
     assert {base[m] for m in parts.loc[parts["split"] == "calibration", "member_id"]} == {"validation"}
+    assert {base[m] for m in parts.loc[parts["split"] == "train", "member_id"]} == {"train"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from datetime import UTC, date, datetime, timedelta
 
@@ -15,6 +16,7 @@ from ml.data.store import table_store
 from ml.errors import DataError, HrobError
 from ml.inference import outreach, scoring
 from ml.inference.model import load_scorer
+from ml.jobs import rollback as rollback_job
 from ml.jobs.entry import parse_date
 from ml.registry import client as registry
 from ml.registry import promotion, validation
@@ -147,7 +149,7 @@ def test_a_better_challenger_replaces_the_champion_which_is_kept_as_previous(cha
 def test_a_tie_keeps_the_champion_even_after_the_selection_and_the_split_changed(champion):
     """The champion's own model again (a tie), validated after a feature it uses left the
     selection (the holdout is built from the union of both models' features) and as if
-    trained on another member split (the holdout keeps members in test under both)."""
+    trained on another member split (the holdout leaves out validation members under either)."""
     settings, version, run_id, _ = champion
     scorer, _ = load_scorer(settings.model_name, version=version)
     used = scorer.used_features[0]
@@ -166,7 +168,9 @@ def test_a_tie_keeps_the_champion_even_after_the_selection_and_the_split_changed
     assert "inconclusive or a tie: champion kept" in record.description
     assert record.tags["holdout_split_seeds"] == "99,1729"
     champions = registry.version(settings.model_name, version).tags
-    assert int(record.tags["holdout_rows"]) < int(champions["holdout_rows"]) / 3, "in test under both splits"
+    # validation members under either seed recalibrated one of the models: both are left out
+    kept = int(record.tags["holdout_rows"]) / int(champions["holdout_rows"])
+    assert 0.5 < kept < 0.95, f"{kept:.2f} of the rows: no validation member under either split"
 
 
 def test_disabled_mode_never_compares_or_moves_the_champion(champion):
@@ -218,6 +222,10 @@ def test_a_degraded_challenger_never_reaches_members(champion):
     challenger = degraded_version(settings.model_name, version)
     decided = validation.run(settings, challenger)
     assert decided["promote"] == "false"
+    assert (
+        decided["decision"].startswith("reject (challenger failed): ") and "beats_champion_auroc" in decided["decision"]
+    )
+    assert "(n=" in decided["decision"], "the rejection names its checks, intervals and rows"
     assert promotion.run(settings, challenger)["promoted"] == "false"
     assert str(registry.by_alias(settings.model_name, registry.CHAMPION).version) == before
     tags = registry.version(settings.model_name, challenger).tags
@@ -239,14 +247,15 @@ def test_rollback_returns_the_previous_champion_once_and_records_why(champion):
     when = datetime(2026, 6, 16, 9, 30, tzinfo=UTC)
     result = rollback(name, "  PPV fell   on week_28 ", by="oncall@plan.org", at=when)
     assert result["champion_version"] == weak and result["rolled_back_version"] == version
+    # the deployed rollback job (what on call starts in staging and prod) is this, nothing more
+    with pytest.raises(DataError, match="no previous champion to return to"):
+        rollback_job.run(argparse.Namespace(reason="again", requested_by="oncall@plan.org"), settings)
     assert str(registry.by_alias(name, registry.CHAMPION).version) == weak
     assert registry.by_alias(name, registry.PREVIOUS_CHAMPION) is None
     bad, good = registry.version(name, version), registry.version(name, weak)
     assert bad.tags["rolled_back_reason"] == "PPV fell on week_28" and bad.tags["rolled_back_by"] == "oncall@plan.org"
     assert bad.tags["rolled_back_at"] == "2026-06-16T09:30:00+00:00" and good.tags["restored_from"] == version
     assert "Rolled back by oncall@plan.org" in bad.description and "Restored as champion" in good.description
-    with pytest.raises(DataError, match="no previous champion to return to"):
-        rollback(name, "again")
     # Back to the trained champion for the scoring tests: its validation against `weak` still holds.
     assert promotion.run(settings, version)["promoted"] == "true"
     assert str(registry.by_alias(name, registry.PREVIOUS_CHAMPION).version) == weak
@@ -372,6 +381,48 @@ def test_the_same_scores_as_the_registered_pyfunc_model(spark, scored):
     expected = model.predict(request)["risk_score"].to_numpy()
     assert len(joined) == 20
     assert joined["risk_score"].to_numpy() == pytest.approx(expected, abs=1e-5)
+    served = served_scores(settings, request)
+    assert served == pytest.approx(joined["risk_score"].to_numpy(), abs=1e-5), "served as scored in batch"
+
+
+def served_scores(settings, request):
+    """`hrob model serve` started as a user starts it, asked over HTTP, stopped; and a
+    request without some features answered 400 with what is missing."""
+    import json
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    from tests.cli_process import HROB, free_port, wait_until_up
+
+    port = free_port()
+    server = subprocess.Popen(
+        [*HROB, "model", "serve", "--env", settings.env, "--config-dir", str(settings.config_dir), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+
+    def post(frame):
+        body = json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}).encode()
+        ask = urllib.request.Request(f"{url}/invocations", body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(ask, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        wait_until_up(f"{url}/ping", server)
+        status, answer = post(request)
+        assert status == 200, answer
+        scores = [row["risk_score"] for row in answer["predictions"]]
+        status, refused = post(request.drop(columns=request.columns[:3]))
+        assert status == 400, refused
+        assert "model features are missing from the input" in refused["message"], refused["message"]
+        return scores
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def test_rescoring_a_date_replaces_it_and_each_landmark_is_scored_once(spark, scored):

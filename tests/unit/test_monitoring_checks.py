@@ -147,3 +147,23 @@ def test_an_acknowledged_drift_does_not_retrigger_until_it_expires():
     assert not quiet.start and quiet.detail.startswith("not retraining: every crossed threshold acknowledged")
     later = retraining.decide(CROSSED, both, 500, 60, RULE, DAY + timedelta(days=31))
     assert later.start and later.acknowledged == ["score_psi (landmark=week_28)"], "the first expired"
+
+
+def test_the_report_spans_the_dates_it_has():
+    import pandas as pd
+
+    from ml.monitoring.report import readable_slice, verdict, x_range
+
+    one = x_range(pd.Series(["2026-06-15"]))
+    assert (one[1] - one[0]).days == 2, "one date: the day before to the day after, not years"
+    many = x_range(pd.Series(["2026-05-18", "2026-06-15"]))
+    assert many[0] < pd.Timestamp("2026-05-18") and many[1] > pd.Timestamp("2026-06-15")
+    assert (many[1] - many[0]).days < 40
+    names = {"enrollment__days_enrolled__12m": "Days enrolled in the plan, last 12 months"}
+    assert readable_slice("feature=enrollment__days_enrolled__12m,landmark=week_12", names) == (
+        "Days enrolled in the plan, last 12 months, landmark week 12"
+    )
+    row = pd.Series({"crossed": False, "threshold": float("nan"), "false_alarm": 0.2, "rows": 40})
+    assert verdict(row, 0.01) == "not judged (20% false alarms at 40 rows)"
+    assert verdict(pd.Series({"crossed": True, "threshold": 0.2, "false_alarm": 0.0, "rows": 900}), 0.01) == "CROSSED"
+    assert verdict(pd.Series({"crossed": False, "threshold": 0.2, "false_alarm": 0.0, "rows": 900}), 0.01) == "PASS"

@@ -199,7 +199,10 @@ def test_the_gate_judges_in_a_fixed_order_minimums_primary_then_secondary(rows):
     subgroup cell; fairness alerts last."""
     d = compare(rows, score(rows, 0.4, 1), score(rows, 1.2, 1))
     kinds = [c.kind for c in d.checks]
-    assert kinds == sorted(kinds, key=["minimum", "primary", "secondary", "fairness"].index)
+    assert kinds == sorted(kinds, key=["minimum", "primary", "secondary", "disparity", "fairness"].index)
+    assert [c.name for c in d.checks if c.kind == "disparity"] == [
+        "no_new_disparity_race_ethnicity", "no_new_disparity_age_band", "no_new_disparity_rurality"
+    ]  # fmt: skip
     assert [c.order for c in d.checks] == list(range(1, len(d.checks) + 1))
     secondary = [c.name for c in d.checks if c.kind == "secondary"]
     expected = [f"{metric}_{lm}" for metric in ("auroc", "ppv", "sensitivity") for lm in LANDMARKS]
@@ -261,14 +264,21 @@ def test_a_better_model_that_is_worse_for_one_subgroup_is_blocked(rows):
 
 
 def test_every_subgroup_cell_is_judged_small_ones_partially_pooled(rows):
-    """No cell is skipped for its size: a small cell's estimate leans on its subgroup's,
-    a large one stands on its own; only a cell with a single class is not evaluated."""
+    """No cell is skipped for its size: a cell under min_subgroup_episodes leans on its
+    subgroup's estimate, a larger one stands on its own; only a cell with a single class
+    is not evaluated."""
     challenger, champion = score(rows, 0.4, 1), score(rows, 1.2, 1)
-    d = compare(rows, challenger, champion)
+    d = compare(rows, challenger, champion, min_subgroup_episodes=200)
     cells = {c.name: c for c in d.checks if c.name.startswith("subgroup_race_ethnicity_")}
     assert set(cells) == {f"subgroup_race_ethnicity_{r}" for r in RACES}
-    weight = {name: float(c.detail.split("weight ")[1].split(" ")[0]) for name, c in cells.items()}
-    assert weight["subgroup_race_ethnicity_other"] <= weight["subgroup_race_ethnicity_white"]
+    episodes = rows.groupby("race_ethnicity")["episode_id"].nunique()
+    for race in RACES:
+        detail = cells[f"subgroup_race_ethnicity_{race}"].detail
+        if episodes[race] >= 200:
+            assert "judged on its own: at least 200 episodes" in detail, detail
+        else:
+            weight = float(detail.split("weight ")[1].split(" ")[0])
+            assert 0 <= weight <= 1 and "partially pooled" in detail
     single = rows.assign(label=np.where(rows["race_ethnicity"] == "other", 0, rows["label"]))
     d = compare(single, challenger, champion)
     skipped = {n.name: n for n in d.not_evaluated}
@@ -276,6 +286,32 @@ def test_every_subgroup_cell_is_judged_small_ones_partially_pooled(rows):
     assert str(skipped["subgroup_race_ethnicity_other"]) == f"not evaluated (n={n}): a single class"
     assert d.tags()["check_subgroup_race_ethnicity_other"] == f"not evaluated (n={n})"
     assert f"NOT EVALUATED subgroup_race_ethnicity_other: not evaluated (n={n})" in d.description()
+
+
+def test_a_loss_in_one_large_cell_is_not_hidden_by_gains_elsewhere(rows):
+    """Better for everyone but Black members, whom it serves far worse: the primary check
+    passes, and the Black cell, judged on its own rows, stops the promotion, as does the
+    disparity it opens that the champion did not have."""
+    black = (rows["race_ethnicity"] == "black").to_numpy()
+    challenger, champion = score(rows, 0.3, 1, where=black), score(rows, 1.2, 2)  # +0.035 overall, -0.10 for them
+    d = compare(rows, challenger, champion)
+    assert next(c for c in d.checks if c.name == "beats_champion_auroc").passed
+    harmed = next(c for c in d.checks if c.name == "subgroup_race_ethnicity_black")
+    assert not harmed.passed and "judged on its own" in harmed.detail and harmed.high < 0
+    opened = next(c for c in d.checks if c.name == "no_new_disparity_race_ethnicity")
+    assert not opened.passed and opened.detail.startswith("opens a disparity the champion does not have in 1 of")
+    assert "black: " in opened.detail and opened.kind == "disparity"
+    assert next(c for c in d.checks if c.name == "no_new_disparity_age_band").passed
+    assert not d.promote
+
+
+def test_a_disparity_both_models_share_is_no_reason_to_keep_the_champion(rows):
+    """Alerts the champion raises too (a group both serve worse) block nothing."""
+    black = (rows["race_ethnicity"] == "black").to_numpy()
+    champion = score(rows, 0.6, 2, where=black)
+    d = compare(rows, score(rows, 0.5, 3, where=black), champion)
+    assert any(c.name == "fairness_race_ethnicity_black" and not c.passed for c in d.checks), "both alert"
+    assert next(c for c in d.checks if c.name == "no_new_disparity_race_ethnicity").passed
 
 
 def test_fairness_is_judged_absolutely_and_alerts_without_blocking(rows):
@@ -292,6 +328,27 @@ def test_fairness_is_judged_absolutely_and_alerts_without_blocking(rows):
     assert {"auroc", "sensitivity", "observed_expected", "rows", "positives"} <= set(cells[("age_band", "35_plus")])
     blocking = compare(rows, challenger, champion, fairness={"block": True})
     assert alert.name in {c.name for c in blocking.failed()}
+
+
+def test_equal_service_raises_no_alert_although_the_best_cell_is_flattered_by_noise():
+    """One model, every group seen through the same noise: the best-served of several cells
+    is best partly by chance, so each cell is compared with it replicate by replicate.
+    (Judged against the best cell's point estimate, 12 of 20 such holdouts alerted.)"""
+    alerted = 0
+    for seed in range(6):
+        rows = holdout(members=1500, seed=seed)
+        d = compare(rows, score(rows, 0.8, seed + 100))
+        alerted += any(c.kind == "fairness" and not c.passed for c in d.checks)
+    assert alerted <= 1
+
+
+def test_tied_scores_share_the_last_places_on_the_list():
+    """A model with one score for all reaches each group in proportion, whatever the row order."""
+    from ml.evaluation.metrics import capacity_share_flagged
+
+    assert capacity_share_flagged(np.full(20, 0.3), 0.10).tolist() == [0.1] * 20
+    assert capacity_share_flagged(np.array([0.9, 0.5, 0.5, 0.5, 0.1]), 0.4).tolist() == [1, 1 / 3, 1 / 3, 1 / 3, 0]
+    assert capacity_share_flagged(np.array([0.2, 0.1]), 0.01).tolist() == [1, 0]
 
 
 def test_ppv_and_sensitivity_are_judged_at_capacity_not_at_a_score(rows):
