@@ -28,3 +28,27 @@ def run_cli(args: list[str], monkeypatch, capsys) -> tuple[int, str, str]:
         code = done.code or 0
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def free_port() -> int:
+    """A port nobody listens on (at the moment of asking)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_up(url: str, server: subprocess.Popen, seconds: int = 120) -> None:
+    """Until `url` answers; the server's output as the failure when it exits first."""
+    import time
+    import urllib.request
+
+    for _ in range(seconds):
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            assert server.poll() is None, server.stdout.read() if server.stdout else server.returncode
+            time.sleep(1)
+    raise AssertionError(f"{url} did not answer within {seconds}s")

@@ -63,6 +63,7 @@ app.add_typer(outreach_cmd.app, name="outreach")
 app.command("run")(run_cmd.run)
 app.command("doctor")(runtime_cmd.doctor)
 app.command("demo")(runtime_cmd.demo)
+app.command("ui")(runtime_cmd.ui)
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """`hrob model report --env ENV`: the registered model's newest version and its promotion
-decision (`--json`, or a model card with `--html`); `hrob model rollback --env ENV --reason
-TEXT`: the champion back to the one it replaced."""
+decision (`--json`, or a model card with `--html`); `hrob model serve --env ENV`: MLflow's
+scoring server for the champion; `hrob model rollback --env ENV --reason TEXT`: the
+champion back to the one it replaced."""
 
 from __future__ import annotations
 
@@ -12,11 +13,16 @@ from typing import Annotated
 import typer
 
 from ml.cli.common import ConfigDirOption, EnvOption, JsonOption, console, use_config_dir
+from ml.errors import ModelError
 
 app = typer.Typer(no_args_is_help=True, help="The registered model of an environment.")
 
 RegistryOption = Annotated[
-    str | None, typer.Option(help="Registry to use (databricks-uc from CI; default: this machine's).")
+    str | None,
+    typer.Option(
+        help="Registry to use: databricks-uc (the workspace's Unity Catalog, as CI uses it) or an MLflow "
+        "server's http(s) URL (default: this machine's). Each request waits HROB_REMOTE_TIMEOUT seconds (20)."
+    ),
 ]
 
 
@@ -25,16 +31,23 @@ def _registry(env: str, registry_uri: str | None, config_dir: Path | None):
     import mlflow
 
     from ml.config.loader import load_settings
+    from ml.runtime.remote import bound_remote_calls, probe
     from ml.runtime.tracking import configure_mlflow
 
     use_config_dir(config_dir)
     settings = load_settings(env, config_dir)
     configure_mlflow()
     if registry_uri:
-        # The workspace of configs/project.yml unless DATABRICKS_HOST names another; the
-        # credentials are the Azure CLI session's (DATABRICKS_AUTH_TYPE=azure-cli in CI).
-        os.environ.setdefault("DATABRICKS_HOST", settings.project.platform.workspace_host)
-        mlflow.set_tracking_uri("databricks")
+        bound_remote_calls()
+        if registry_uri.startswith("databricks"):
+            # The workspace of configs/project.yml unless DATABRICKS_HOST names another; the
+            # credentials are the Azure CLI session's (DATABRICKS_AUTH_TYPE=azure-cli in CI).
+            os.environ.setdefault("DATABRICKS_HOST", settings.project.platform.workspace_host)
+            probe(os.environ["DATABRICKS_HOST"], "the workspace of the model registry")
+            mlflow.set_tracking_uri("databricks")
+        else:
+            probe(registry_uri, "the model registry")
+            mlflow.set_tracking_uri(registry_uri)
         mlflow.set_registry_uri(registry_uri)
     return settings
 
@@ -80,6 +93,33 @@ def report(
         console.print(
             f"model card of v{result['model_card_version']}: {result['model_card']}", markup=False, soft_wrap=True
         )
+
+
+@app.command("serve")
+def serve(
+    env: EnvOption = "local",
+    version: Annotated[str | None, typer.Option(help="Version to serve (default: the champion).")] = None,
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 5001,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """MLflow's scoring server for the champion (or --version) of this machine's registry:
+    POST feature rows to /invocations, risk scores come back. Ctrl-C stops it."""
+    from ml.registry import client as registry
+    from ml.runtime.servers import run_foreground, serve_args, server_environment
+    from ml.runtime.tracking import local_store
+
+    settings = _registry(env, None, config_dir)
+    found = registry.version(settings.model_name, version) if version else None
+    if version and found is None:
+        raise ModelError(f"model {settings.model_name} has no version {version}")
+    if not version and registry.by_alias(settings.model_name, registry.CHAMPION) is None:
+        raise ModelError(
+            f"model {settings.model_name} has no champion: run training first (hrob run training --env {env})"
+        )
+    uri = f"models:/{settings.model_name}/{version}" if version else f"models:/{settings.model_name}@champion"
+    store = local_store()
+    console.print(f"serving {uri} on http://127.0.0.1:{port}/invocations (Ctrl-C stops it)", markup=False)
+    run_foreground(serve_args(uri, port), server_environment(store.tracking_uri, store.registry_uri))
 
 
 @app.command("rollback")

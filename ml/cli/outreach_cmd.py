@@ -41,3 +41,5 @@ def export(
         markup=False,
         soft_wrap=True,
     )
+    if result.get("what_the_list_finds"):
+        console.print(result["what_the_list_finds"], markup=False, soft_wrap=True)

@@ -60,4 +60,7 @@ def run(
     except TaskFailed as failed:
         print(json.dumps(as_record(env, job, failed.results, "failed"), indent=1))
         raise
+    except HrobError as error:  # before any task ran: the record says why, stderr too
+        print(json.dumps(as_record(env, job, [], "error") | {"error": str(error)}, indent=1))
+        raise
     print(json.dumps(as_record(env, job, results, "succeeded"), indent=1))

@@ -30,6 +30,21 @@ def doctor(env: EnvOption = "local", as_json: JsonOption = False, config_dir: Co
     console.print(table)
 
 
+def ui(
+    port: Annotated[int, typer.Option(help="Port to listen on (127.0.0.1).")] = 5000,
+    config_dir: ConfigDirOption = None,
+) -> None:
+    """MLflow's UI over this machine's tracking and registry store, until Ctrl-C (which
+    stops all of it)."""
+    from ml.runtime.servers import run_foreground, server_environment, ui_args
+    from ml.runtime.tracking import local_store
+
+    use_config_dir(config_dir)
+    store = local_store()
+    console.print(f"MLflow UI of {store.tracking_uri} on http://127.0.0.1:{port} (Ctrl-C stops it)", markup=False)
+    run_foreground(ui_args(store.tracking_uri, port), server_environment(store.tracking_uri, store.registry_uri))
+
+
 def demo(
     members: Annotated[int | None, typer.Option(help="Generate a fresh cohort of this many members.")] = None,
     config_dir: ConfigDirOption = None,

@@ -62,6 +62,9 @@ class StateBackend(Strict):
     storage_account_name: Annotated[str, Field(pattern=r"^[a-z0-9]{3,24}$")]
 
 
+SUBNET = r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/virtualNetworks/[^/]+/subnets/[^/]+$"
+
+
 class PlatformSettings(Strict):
     """The one Azure Databricks workspace and Git repository all environments share."""
 
@@ -85,6 +88,16 @@ class PlatformSettings(Strict):
     git_repository: Annotated[str, Field(pattern=r"^https://")]
     git_provider: Literal["azureDevOpsServices"] = "azureDevOpsServices"
     data_science_group: str
+    # Who is on call for the model: may run an environment's rollback job and read its model
+    operations_group: str
+    # The SQL warehouse the bootstrap creates tables with and the predictions monitor
+    # refreshes on (the platform's)
+    sql_warehouse_id: Annotated[str, Field(pattern=r"^[0-9a-f]{16}$")]
+    # Where the workspace's compute reaches the project's storage from (its firewall admits
+    # only these): the workspace's VNet-injected subnets (classic job clusters) and the
+    # network connectivity configuration's subnets (serverless: the monitor's refreshes)
+    workspace_subnet_ids: Annotated[list[Annotated[str, Field(pattern=SUBNET)]], Field(min_length=1)]
+    serverless_subnet_ids: list[Annotated[str, Field(pattern=SUBNET)]] = []
     state_backend: StateBackend
     # The Terraform every plan and deploy runs (the pipelines install it; the stacks require it).
     terraform_version: Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
@@ -378,12 +391,15 @@ class FairnessAlerts(Strict):
         1.25,
     )  # a cell's observed/expected rate outside: miscalibrated for it
     min_rows: PositiveInt = 50  # smaller cells are reported, not alerted on
+    # Of the intervals an alert stands on: its own, not the primary check's (loosening the
+    # promotion evidence on a small holdout must not make alerts trigger-happy)
+    confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     block: bool = False
 
 
 class ValidationSettings(Strict):
     mode: Literal["disabled", "dry_run", "enabled"] = "enabled"
-    # The newest N months of censoring-safe expected deliveries: the holdout (test members)
+    # The newest N months of censoring-safe expected deliveries: the holdout (all but validation members)
     # and the recalibration rows (validation members); training uses only earlier months
     holdout_months: Annotated[int, Field(ge=1, le=60)] = 12
     bootstrap: BootstrapSettings = BootstrapSettings()
@@ -637,9 +653,6 @@ class Deployment(Strict):
     notifications: Notifications
     data_science_access: Literal["manage", "view"]  # the data-science group's rights here
     prevent_destroy: bool = False  # Terraform refuses to destroy the model, experiment and data
-    # A Lakehouse Monitoring monitor on the predictions table; off only for a new environment's
-    # first deploy, before its inference job has created the table (docs/deploy.md)
-    prediction_monitor: bool = True
     jobs: dict[str, JobSettings] = {}
 
     @field_validator("jobs")

@@ -31,6 +31,37 @@ def feature_matrix(batch: pa.RecordBatch, features: list[str]) -> np.ndarray:
     return values
 
 
+def value_text(value: float) -> str:
+    """A feature's value as a care manager reads it: whole numbers whole, others to three
+    significant digits, a missing value as such."""
+    if np.isnan(value):
+        return "not recorded"
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:.3g}"
+
+
+def factor_texts(
+    names: np.ndarray, raw: np.ndarray, model_input: np.ndarray, columns: np.ndarray, features: int,
+    top: np.ndarray, contributions: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """Per row and chosen factor: `<name>: <value> (raises risk)`. The value is the member's
+    own, before any imputation; a missing-value indicator reads as whether it was recorded."""
+    out = np.empty(top.shape, dtype=object)
+    rows = np.arange(top.shape[0])
+    for k in range(top.shape[1]):
+        position = top[:, k]
+        column = columns[position]  # the model column of each row's k-th factor
+        credit = contributions[rows, position]
+        for r in rows:
+            c = column[r]
+            indicator = c >= features
+            shown = ("not recorded" if model_input[r, c] > 0 else "recorded") if indicator else value_text(raw[r, c])
+            direction = "raises risk" if credit[r] > 0 else "lowers risk"
+            out[r, k] = f"{names[position[r]]}: {shown} ({direction})"
+    return out
+
+
 def top_columns(contributions: np.ndarray, top: int) -> np.ndarray:
     """Per row, the positions of the `top` largest contributions, largest first."""
     top = min(top, contributions.shape[1])
@@ -48,6 +79,7 @@ class BatchScorer:
     attribution: PathAttribution
     keep: list[str]  # input columns passed through
     factor_names: np.ndarray  # readable name of each split column, in contribution order
+    # each factor is written `<readable name>: <the member's value> (raises risk)`
     top_factors: int
     exact_booster: bytes | None = None  # the raw booster, only when factors are TreeSHAP's
     recalibration: Recalibration = IDENTITY
@@ -59,7 +91,8 @@ class BatchScorer:
 
     def __call__(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            model_input = self.imputation.apply_numpy(feature_matrix(batch, self.imputation.features))
+            raw = feature_matrix(batch, self.imputation.features)
+            model_input = self.imputation.apply_numpy(raw)
             leaves = self.trees.leaves(model_input[:, self.trees.columns])
             columns = [batch.column(c) for c in self.keep]
             landmarks = None
@@ -67,7 +100,11 @@ class BatchScorer:
                 landmarks = batch.column(self.landmark_column).to_numpy(zero_copy_only=False)
             columns.append(pa.array(self.recalibration.apply(self.trees.probability(leaves), landmarks)))
             if self.top_factors:
-                named = self.factor_names[top_columns(self._contributions(model_input, leaves), self.top_factors)]
+                contributions = self._contributions(model_input, leaves)
+                top = top_columns(contributions, self.top_factors)
+                named = factor_texts(
+                    self.factor_names, raw, model_input, self.attribution.columns, raw.shape[1], top, contributions
+                )
                 for i in range(self.top_factors):  # a model with fewer split columns leaves the rest empty
                     column = named[:, i] if i < named.shape[1] else [None] * batch.num_rows
                     columns.append(pa.array(column, pa.string()))

@@ -49,11 +49,51 @@ def _scored(store, scoring_date: date) -> bool:
     return bool(predictions.where(F.col("scoring_date") == F.lit(scoring_date)).limit(1).count())
 
 
+def what_the_list_finds(settings: Settings, model_version: str | None) -> str | None:
+    """The list's reach in plain words, from the model's own holdout (its training run's
+    test part, landmark by landmark at capacity), or None when the run says nothing."""
+    import mlflow
+
+    from ml.registry import client as registry
+    from ml.runtime.tracking import configure_mlflow
+
+    configure_mlflow()
+    found = registry.version(settings.model_name, model_version) if model_version else None
+    if found is None:
+        return None
+    metrics = mlflow.get_run(found.run_id).data.metrics
+    flagged = positives = hits = 0.0
+    for landmark in settings.project.landmarks:
+        prefix = f"test_{landmark.name}_"
+        if f"{prefix}ppv" not in metrics:
+            continue
+        flagged += metrics[f"{prefix}flagged"]
+        positives += metrics[f"{prefix}positives"]
+        hits += metrics[f"{prefix}ppv"] * metrics[f"{prefix}flagged"]
+    if not flagged or not positives:
+        return None
+    capacity = settings.project.inference.capacity_share
+    return (
+        f"A list of the top {capacity:.0%} of pregnancies at each landmark reached {hits / positives:.0%} of the "
+        f"pregnancies that went on to a high-risk outcome on model v{model_version}'s holdout "
+        f"({round(hits):,} of {round(positives):,}), and {hits / flagged:.0%} of those listed had one "
+        f"({round(hits):,} of {round(flagged):,}): most high-risk pregnancies are not on it, and it is a "
+        "ranking for outreach, not a diagnosis."
+    )
+
+
+def _runs_here(env: str) -> str:
+    """The command that writes the list of `env` (the local runner runs dev, staging and prod)."""
+    return f"hrob run inference --env {env if env != 'local' else 'dev'}"
+
+
 def export_outreach(settings: Settings, scoring_date: date, output: Path) -> dict[str, int | str]:
     store = table_store(get_spark("hrob-export"), settings.namespace)
     where = f"{store.namespace}.{outputs.OUTREACH}"
     if not store.exists(outputs.OUTREACH):
-        raise DataError(f"{where} does not exist: run the inference job (hrob run inference --env {settings.env})")
+        hint = _runs_here(settings.env)
+        also = " and export with --env dev" if settings.env == "local" else ""
+        raise DataError(f"{where} does not exist: run the inference job ({hint}){also}")
     table = store.read(outputs.OUTREACH)
     rows = table.where(F.col("scoring_date") == F.lit(scoring_date))
     frame = rows.orderBy("outreach_rank").toPandas()
@@ -69,9 +109,11 @@ def export_outreach(settings: Settings, scoring_date: date, output: Path) -> dic
     partial = output.with_name(f".{output.name}.partial")
     frame.to_csv(partial, index=False, date_format="%Y-%m-%d")
     os.replace(partial, output)  # a reader never sees half a list
+    versions = sorted(set(frame["model_version"].astype(str))) if "model_version" in frame.columns else []
     return {
         "path": str(output),
         "rows": len(frame),
         "ranked": int((frame["section"] == RANKED).sum()),
         "already_known": int((frame["section"] == ALREADY_KNOWN).sum()),
+        "what_the_list_finds": what_the_list_finds(settings, versions[-1] if versions else None),
     }

@@ -251,6 +251,8 @@ def run(settings: Settings, scoring_date: date, backfill_from: date | None = Non
         F.lit(version).alias("model_version"),
         F.lit(datetime.now(UTC).replace(tzinfo=None)).cast("timestamp").alias("scored_at"),
     )
+    columns = outputs.prediction_columns(config.top_factors)
+    predictions = predictions.select(*[F.col(name).cast(kind).alias(name) for name, kind in columns])
     predictions = predictions.cache()  # scored once: the write reads its partition values and rows
     check_one_per_member(predictions, when)
     store.replace_partitions(predictions, outputs.PREDICTIONS, "scoring_date", values=dates)

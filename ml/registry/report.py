@@ -9,8 +9,17 @@ from ml.errors import DataError
 from ml.registry import client as registry
 
 
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value not in (None, "") else None
+    except ValueError:
+        return None
+
+
 def model_report(model_name: str) -> dict[str, Any]:
-    versions = registry.client().search_model_versions(f"name = '{model_name}'")
+    versions = registry.read(
+        lambda: registry.client().search_model_versions(f"name = '{model_name}'"), f"the versions of {model_name}", []
+    )
     if not versions:
         raise DataError(f"model {model_name} has no registered version")
     newest = max(versions, key=lambda v: int(v.version))
@@ -22,6 +31,6 @@ def model_report(model_name: str) -> dict[str, Any]:
         "champion_version": str(champion.version) if champion else None,
         "decision": tags.get("validation_outcome", "not validated"),
         "promoted": tags.get("promoted") == "true",
-        "challenger_auroc": tags.get("challenger_auroc"),
-        "champion_auroc": tags.get("champion_auroc"),
+        "challenger_auroc": _number(tags.get("challenger_auroc")),
+        "champion_auroc": _number(tags.get("champion_auroc")),
     }

@@ -127,7 +127,10 @@ def files_for_people(settings: Settings, today: date, champion: str | None) -> d
     files["outreach_csv"] = str(export_outreach(settings, today, default_path(settings, today))["path"])
     from ml.monitoring.report import write as monitoring_report
 
-    files["monitoring_report"] = monitoring_report(settings)["html"]
+    report = monitoring_report(settings)
+    files["monitoring_report"] = report["html"]
+    files["monitoring_crossed"] = report["crossed"]
+    files["monitoring_retrain"] = report["retrain"]
     return files
 
 
@@ -256,7 +259,8 @@ def _truth_line(truth: dict[str, Any]) -> str:
 
 def show(summary: dict[str, Any], settings: Settings, path) -> None:
     _step("summary")
-    models = Table(title="Champion on the test split, by landmark", title_justify="left")
+    title = "Champion on its holdout (the newest censoring-safe months), by landmark"
+    models = Table(title=title, title_justify="left")
     for column in ("", "AUROC", "AUPRC", "calibration slope", "PPV at outreach", "sensitivity", "rows"):
         models.add_column(column, justify="right" if column else "left")
     models.add_row(
@@ -327,10 +331,12 @@ def show(summary: dict[str, Any], settings: Settings, path) -> None:
         f"model card (open in a browser): {summary['files'].get('model_card', '-')}", markup=False, soft_wrap=True
     )
     console.print(f"outreach list as CSV: {summary['files']['outreach_csv']}", markup=False, soft_wrap=True)
-    retrained = summary["monitoring"].get("retrain") == "succeeded"
-    verdict = "a threshold was crossed and training ran again" if retrained else "no threshold crossed"
+    files = summary["files"]
+    crossed = files.get("monitoring_crossed", 0)
+    verdict = f"{crossed} threshold(s) crossed" if crossed else "no threshold crossed"
+    why = files.get("monitoring_retrain") or "-"
     console.print(
-        f"monitoring: {verdict}; report: {summary['files']['monitoring_report']}",
+        f"monitoring: {verdict}; {why}; report: {files['monitoring_report']}",
         markup=False,
         soft_wrap=True,
     )

@@ -19,10 +19,10 @@ class TrackingStore:
     artifact_root: Path | None  # local only: where runs' artifacts are written
 
     def ui_command(self) -> str:
-        """The command as a user can paste it: the mlflow beside this interpreter (.venv/bin),
-        which is on no PATH by default."""
-        mlflow = Path(sys.executable).with_name("mlflow")
-        return f"{mlflow if mlflow.exists() else 'mlflow'} ui --backend-store-uri {self.tracking_uri}"
+        """The command as a user can paste it: the hrob beside this interpreter (.venv/bin),
+        which is on no PATH by default (ml/runtime/servers.py says how it runs MLflow's UI)."""
+        hrob = Path(sys.executable).with_name("hrob")
+        return f"{hrob if hrob.exists() else 'hrob'} ui"
 
 
 def local_store() -> TrackingStore:

@@ -15,7 +15,16 @@ class HrobRiskModel(mlflow.pyfunc.PythonModel):
         self.scorer = RiskScorer.load(context.artifacts["booster"], context.artifacts["imputation"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        return pd.DataFrame({"risk_score": self.scorer.predict(model_input)}, index=model_input.index)
+        try:
+            scores = self.scorer.predict(model_input)
+        except KeyError as error:
+            # a bad request (HTTP 400 from the scoring server) that says what is missing, not a
+            # server error with a stack trace
+            from mlflow.exceptions import MlflowException
+            from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
+
+            raise MlflowException(error.args[0], error_code=INVALID_PARAMETER_VALUE) from None
+        return pd.DataFrame({"risk_score": scores}, index=model_input.index)
 
 
 mlflow.models.set_model(HrobRiskModel())

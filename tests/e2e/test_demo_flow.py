@@ -7,6 +7,7 @@ demo_summary.json; the files it writes for people must open."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -104,7 +105,9 @@ def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypa
     from tests.cli_process import run_cli
 
     saved = json.loads((hrob_home / "demo_summary.json").read_text())
-    assert Path(saved["files"]["monitoring_report"]).read_text().count("data:image/png;base64,") == 1
+    monitoring = Path(saved["files"]["monitoring_report"]).read_text()
+    assert monitoring.count("data:image/png;base64,") == 1
+    check_monitoring_report_reads_as_written(monitoring)
     card = (hrob_home / "reports").glob("*_model_card.html")
     assert [str(p) for p in card] == [saved["files"]["model_card"]]
     page = Path(saved["files"]["model_card"]).read_text()
@@ -113,6 +116,7 @@ def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypa
     top = page.split("<h2>Top features</h2>")[1].split("<h2>")[0]
     assert "<td>" in top and "__" not in top, "features by readable name"
     assert 20_000 < len(page) < 2_000_000
+    check_card_reads_as_written(page)
 
     listed = pd.read_csv(saved["files"]["outreach_csv"])
     assert list(listed.columns[: len(LEADING)]) == LEADING
@@ -139,13 +143,90 @@ def test_what_people_open_after_the_demo(spark, dev_configs, hrob_home, monkeypa
     date_ = saved["scoring_date"]
     code, out, err = hrob("outreach", "export", "--env", "dev", "--date", date_, "--output", str(listed_csv), "--json")
     assert code == 0, err
-    assert json.loads(out) == {
+    exported = json.loads(out)
+    finds = exported.pop("what_the_list_finds")
+    assert exported == {
         "path": str(listed_csv),
         "rows": len(listed),
         "ranked": saved["outreach_members"],
         "already_known": saved["outreach_already_known"],
     }
+    assert re.match(r"A list of the top \d+% of pregnancies at each landmark reached \d+% of the pregnancies", finds)
+    assert "most high-risk pregnancies are not on it" in finds, "the list's reach said plainly"
+    factors = listed["top_factor_1"].dropna()
+    assert factors.str.fullmatch(r"[^_]+: .+ \((raises|lowers) risk\)").all(), factors.head(3).tolist()
     assert listed_csv.read_text() == Path(saved["files"]["outreach_csv"]).read_text()
     code, _, err = hrob("outreach", "export", "--env", "dev", "--date", "2020-01-01")
     assert code == 2
     assert "outreach_list has no list for 2020-01-01: nobody was scored that day (" in err
+
+
+def card_cells(page: str) -> dict[str, list[str]]:
+    """Every table cell's text, by the section (h2) it sits in."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.section, self.cells, self.text, self.inside = "", {}, "", None
+
+        def handle_starttag(self, tag, attrs):
+            if tag in ("h2", "td"):
+                self.inside, self.text = tag, ""
+
+        def handle_endtag(self, tag):
+            if tag == "h2":
+                self.section = self.text.strip()
+            elif tag == "td":
+                self.cells.setdefault(self.section, []).append(self.text.strip())
+            self.inside = None
+
+        def handle_data(self, data):
+            if self.inside:
+                self.text += data
+
+    parser = Cells()
+    parser.feed(page)
+    return parser.cells
+
+
+def check_card_reads_as_written(page: str) -> None:
+    """Counts as whole numbers, codes as words, every listed rate with its interval and
+    counts, each check with a verdict."""
+    import re
+
+    cells = card_cells(page)
+    everything = [c for section in cells.values() for c in section]
+    # a rate may be 0.000; a whole number with decimals is a count printed as a float
+    floats = [(name, section[max(0, i - 3) : i + 1]) for name, section in cells.items()
+              for i, c in enumerate(section) if re.fullmatch(r"-?[1-9][\d,]*\.000", c)]  # fmt: skip
+    assert not floats, f"a count printed as a float: {floats[:3]}"
+    assert not [c for c in everything if "_" in c and " " not in c and not c.startswith(("test_", "/"))], (
+        "a raw key or code"
+    )
+    rate = re.compile(r"\d\.\d{3} \[\d\.\d\d, \d\.\d\d\] \([\d,]+ of [\d,]+\)")
+    by_landmark = cells["By landmark"]
+    assert sum(bool(rate.fullmatch(c)) for c in by_landmark) >= 4, by_landmark
+    assert any(rate.fullmatch(c) for c in cells["Subgroups"]), "subgroup rates with their counts"
+    assert "20 to 34" in cells["Subgroups"] and "english" not in cells["Subgroups"], "cells by name"
+    assert "PASS" in cells["Promotion decision"], cells["Promotion decision"][:20]
+    assert any(c in ("PASS", "FAIL") for c in cells["Performance against the reference"])
+    for section in ("Intended use", "Label and window", "Limitations"):
+        assert f"<h2>{section}</h2>" in page
+    assert cells["Owner"][1] and cells["Fairness"], "an owner and the fairness table"
+
+
+def check_monitoring_report_reads_as_written(page: str) -> None:
+    """Every check with a verdict, readable names, no `nan`, counts whole."""
+    import re
+
+    cells = card_cells(page)
+    (table,) = [c for section, c in cells.items() if section.startswith("Checks on ")]
+    rows = [table[i : i + 7] for i in range(0, len(table), 7)]
+    assert rows and all(len(r) == 7 for r in rows)
+    verdicts = {r[5] for r in rows}
+    assert verdicts <= {"CROSSED", "PASS", "-"} | {v for v in verdicts if v.startswith("not judged (")}
+    assert "PASS" in verdicts or "CROSSED" in verdicts
+    assert not re.search(r"\bnan\b", " ".join(table).lower()), "no nan where a threshold is missing"
+    assert not [r for r in rows if "__" in r[1] or r[1].startswith("feature=")], "features by readable name"
+    assert not [r for r in rows if re.fullmatch(r"[\d,]+\.0+", r[4])], "row counts whole"

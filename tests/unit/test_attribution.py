@@ -16,7 +16,7 @@ import xgboost as xgb
 
 from ml.errors import ModelError
 from ml.features.imputation import FittedImputation, Rule
-from ml.inference.batches import BatchScorer, top_columns
+from ml.inference.batches import BatchScorer, top_columns, value_text
 from ml.training.scorer import RiskScorer
 from ml.training.trees import TreeTables
 
@@ -108,8 +108,25 @@ def test_batch_scorer_gives_xgboosts_scores_and_top_factors(scorer, exact):
     contributions = model.booster.predict(matrix, pred_contribs=True, approx_contribs=not exact)
     top = top_columns(contributions[:, model.trees.columns], 3)
     names = np.array([f"readable {c}" for c in model.split_columns], dtype=object)[top]
+    features = model.imputation.features
     for i in range(3):
-        assert out.column(f"top_factor_{i + 1}").to_pylist() == names[:, i].tolist()
+        written = out.column(f"top_factor_{i + 1}").to_pylist()
+        assert [w.split(": ")[0] for w in written] == names[:, i].tolist()
+        for r, text in enumerate(written[:50]):  # the member's own value, before imputation
+            column = model.imputation.model_columns[model.trees.columns[top[r, i]]]
+            credit = contributions[r, model.trees.columns[top[r, i]]]
+            value = text.split(": ", 1)[1].rsplit(" (", 1)[0]
+            if column in features:
+                assert value == value_text(raw[r, NAMES.index(column)])
+            else:
+                assert value in ("recorded", "not recorded")
+            assert text.endswith("(raises risk)" if credit > 0 else "(lowers risk)")
+
+
+def test_a_factor_value_reads_as_written():
+    assert [value_text(v) for v in (np.nan, 3.0, 1234.0, 0.123456, 38.25)] == [
+        "not recorded", "3", "1,234", "0.123", "38.2"
+    ]  # fmt: skip
 
 
 def test_scoring_workers_import_neither_xgboost_nor_pandas_nor_mlflow(scorer):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from ml.config.yaml_files import read_yaml
 from tests.cli_process import hrob
 
 
@@ -29,7 +30,7 @@ def test_a_missing_or_empty_configuration_directory_is_one_line(tmp_path: Path):
 
 def test_errors_keep_their_square_brackets(config_copy: Path):
     path = config_copy / "environments" / "prod.yml"
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path)
     data["deployment"]["jobs"]["features"]["schedule"]["quartz_cron"] = "0 0 6 * * ? 2026 1"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     result = hrob("config", "check", "--config-dir", str(config_copy))
@@ -44,12 +45,40 @@ def test_tables_are_not_truncated_off_a_terminal():
     assert "local.hrob.hrob_risk" in result.stdout and "…" not in result.stdout
 
 
-def test_the_mlflow_ui_command_printed_runs_as_pasted():
-    """`mlflow` is not on PATH in a fresh clone; the one beside this interpreter is."""
+def test_the_mlflow_ui_printed_serves_the_sqlite_store_and_stops_as_one(tmp_path):
+    """`hrob ui` (what the demo prints, beside this interpreter: nothing is on PATH in a
+    fresh clone) answers every run search on the SQLite store, and a SIGTERM to it leaves
+    no server behind."""
+    import json
+    import os
+    import signal
+    import socket
+    import subprocess
     import sys
+    import urllib.request
 
     from ml.runtime.tracking import local_store
+    from tests.cli_process import HROB, free_port, wait_until_up
 
-    mlflow = Path(sys.executable).with_name("mlflow")
-    assert mlflow.exists()
-    assert local_store().ui_command().startswith(f"{mlflow} ui --backend-store-uri sqlite:///")
+    hrob = Path(sys.executable).with_name("hrob")
+    assert local_store().ui_command() == f"{hrob} ui"
+    port = free_port()
+    home = {**os.environ, "HROB_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"}
+    server = subprocess.Popen([*HROB, "ui", "--port", str(port)], env=home, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(f"{url}/health", server)
+        body = json.dumps({"experiment_ids": ["0"], "max_results": 10}).encode()
+        statuses = []
+        for _ in range(8):
+            ask = urllib.request.Request(f"{url}/ajax-api/2.0/mlflow/runs/search", body,
+                                         {"Content-Type": "application/json"})  # fmt: skip
+            with urllib.request.urlopen(ask, timeout=30) as answer:
+                statuses.append(answer.status)
+        assert statuses == [200] * 8
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(30)
+    with socket.socket() as after:
+        assert after.connect_ex(("127.0.0.1", port)) != 0, "nothing listens once it is stopped"

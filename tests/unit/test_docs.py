@@ -5,6 +5,7 @@ from pathlib import Path
 
 import yaml
 
+from ml.config.yaml_files import read_yaml
 from ml.data.dictionary import DICTIONARY_PATH, render
 from ml.data.schema import GENERATED_TABLES
 from tests.cli_process import hrob
@@ -28,7 +29,7 @@ def test_feature_dictionary_is_up_to_date():
 def test_feature_dictionary_check_fails_when_the_selection_changed(config_copy: Path):
     """Dropping a group changes the `selected` column: the check names the file and the fix."""
     path = config_copy / "features" / "feature_selection_config.yml"
-    data = yaml.safe_load(path.read_text())
+    data = read_yaml(path)
     data["keep"] = [group for group in data["keep"] if group != "labs"]
     path.write_text(yaml.safe_dump(data))
     result = hrob("features", "dictionary", "--check", "--config-dir", str(config_copy))
