@@ -22,10 +22,10 @@ NODE_STAMP := node_modules/.installed
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-demo: install ## Run the whole pipeline locally on a synthetic cohort (about 7 minutes)
+demo: install ## Run the whole pipeline locally on a synthetic cohort (about 5 minutes)
 	$(BIN)/hrob demo
 
-test: install $(CHECKOV) ## Lint and run every test (about 12 minutes)
+test: install $(CHECKOV) ## Lint and run every test (about 9 minutes)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	HROB_CHECKOV=$(CHECKOV) $(BIN)/pytest

@@ -395,6 +395,11 @@ class FairnessAlerts(Strict):
     # promotion evidence on a small holdout must not make alerts trigger-happy)
     confidence: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
     block: bool = False
+    # What counts as serving a cell worse than the champion for no_new_disparity: "reach"
+    # (a lower AUROC within it, or fewer of its positives on the list) or "ranking" (a
+    # lower AUROC only: list places may move towards the group at higher risk). Measured
+    # trade-off in docs/training.md (Promotion rates).
+    worse_means: Literal["reach", "ranking"] = "reach"
 
 
 class ValidationSettings(Strict):

@@ -26,9 +26,10 @@ models' scores side by side. The checks, in the order they are judged and record
    evaluated", never skipped silently.
 
 4. No new disparity, per subgroup: a cell where the challenger raises a fairness alert (see
-   below) that the champion does not, and serves worse than the champion (a lower AUROC,
-   or fewer of its positives on the list), fails: better on average must not mean worse
-   for a group the champion served within the bounds.
+   below) that the champion does not, and serves worse than the champion (a lower AUROC
+   within the cell, or, with fairness.worse_means "reach", fewer of its positives on the
+   list), fails: better on average must not mean worse for a group the champion served
+   within the bounds.
 
 Promotion needs every check. Fairness is also judged absolutely, on the challenger itself:
 per cell AUROC, sensitivity at capacity and observed/expected with intervals, and alerts
@@ -585,7 +586,7 @@ def _fairness(
             for key in cells:
                 if not mine[key] or theirs.get(key):
                     continue
-                if _worse(scored, values[subgroup] == rows[key]["cell"], capacity):
+                if _worse(scored, values[subgroup] == rows[key]["cell"], capacity, config.fairness.worse_means):
                     opened.append(f"{rows[key]['cell']}: {'; '.join(mine[key])}")
             decision.add(
                 Check(
@@ -619,21 +620,27 @@ def _fairness(
         )
 
 
-def _worse(scored: pd.DataFrame, mask: np.ndarray, capacity: float) -> bool:
+def _worse(scored: pd.DataFrame, mask: np.ndarray, capacity: float, worse_means: str) -> bool:
     """Whether the challenger serves the cell `mask` worse than the champion (point
-    estimates): a lower AUROC, or fewer of its positives in the top `capacity` of the whole
-    holdout (ties shared at random)."""
+    estimates): it ranks the cell's members worse (a lower AUROC within it), or, when
+    `worse_means` is "reach", puts fewer of its positives in the top `capacity` of the
+    whole holdout (ties shared). "ranking" lets a model that ranks every group better move
+    list places towards the group at higher risk."""
     from sklearn.metrics import roc_auc_score
 
     y = scored["label"].to_numpy()[mask]
     if not 0 < y.sum() < len(y):
         return False
+    roles = ("challenger", "champion")
+    auroc = {role: roc_auc_score(y, scored[role].to_numpy(np.float64)[mask]) for role in roles}
+    if auroc["challenger"] < auroc["champion"]:
+        return True
+    if worse_means == "ranking":
+        return False
     reached = {
-        role: capacity_share_flagged(scored[role].to_numpy(np.float64), capacity)[mask][y == 1].sum()
-        for role in ("challenger", "champion")
+        role: capacity_share_flagged(scored[role].to_numpy(np.float64), capacity)[mask][y == 1].sum() for role in roles
     }
-    aurocs = {role: roc_auc_score(y, scored[role].to_numpy(np.float64)[mask]) for role in reached}
-    return bool(aurocs["challenger"] < aurocs["champion"] or reached["challenger"] < reached["champion"])
+    return bool(reached["challenger"] < reached["champion"])
 
 
 def _span(value: dict[str, float]) -> str:

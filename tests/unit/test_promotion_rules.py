@@ -314,6 +314,28 @@ def test_a_disparity_both_models_share_is_no_reason_to_keep_the_champion(rows):
     assert next(c for c in d.checks if c.name == "no_new_disparity_race_ethnicity").passed
 
 
+def test_a_model_better_for_everyone_may_move_list_places_to_the_group_at_higher_risk():
+    """Black members at higher true risk: a challenger that ranks every group better puts
+    more of them on the list, and the other groups' sensitivity falls under 80% of theirs
+    (alerts the flatter champion does not raise). It ranks no group worse: under
+    worse_means "ranking" it opens no disparity and is promoted with the alerts reported;
+    under "reach" (the default) fewer of those groups' positives on the list block it."""
+    rows = holdout()
+    black = (rows["race_ethnicity"] == "black").to_numpy()
+    members = rows["member_id"].to_numpy()
+    truth = rows["truth"].to_numpy() + np.where(black, 1.2, 0.0)
+    drawn = np.random.default_rng(2).random(members.max() + 1)[members]
+    rows = rows.assign(truth=truth, label=(drawn < _sigmoid(truth)).astype(int))
+    challenger, champion = score(rows, 0.3, 1), score(rows, 1.5, 2)
+    d = compare(rows, challenger, champion, fairness={"worse_means": "ranking"})
+    alerts = {c.name for c in d.alerts()}
+    assert {"fairness_race_ethnicity_white", "fairness_race_ethnicity_hispanic"} <= alerts
+    assert next(c for c in d.checks if c.name == "no_new_disparity_race_ethnicity").passed
+    assert d.promote
+    strict = compare(rows, challenger, champion)
+    assert [c.name for c in strict.failed()] == ["no_new_disparity_race_ethnicity"]
+
+
 def test_fairness_is_judged_absolutely_and_alerts_without_blocking(rows):
     """The challenger's own disparity: a cell it serves far worse than the best raises an
     alert with the figures, which blocks only when configured to."""
