@@ -99,7 +99,7 @@ class EnvironmentProps:
     @property
     def bootstrap_state_key(self) -> str:
         """The bootstrap stack's state (applied once by the platform team)."""
-        return f"hrob/{self.env}-bootstrap.tfstate"
+        return f"hrob/{self.bootstrap_stack}.tfstate"
 
     @property
     def bootstrap_stack(self) -> str:

@@ -65,6 +65,7 @@ from ml.evaluation.metrics import capacity_share_flagged, classification_metrics
 MINIMUM, PRIMARY, SECONDARY, DISPARITY, FAIRNESS = "minimum", "primary", "secondary", "disparity", "fairness"
 MIN_CELL_CLASS = 5  # positives and negatives a subgroup cell needs for an estimate of its own
 COMPARISON = (PRIMARY, SECONDARY)
+ROLES = ("challenger", "champion")  # the score columns of a compared holdout
 
 
 @dataclass(frozen=True)
@@ -240,7 +241,7 @@ def decide(
     labels = scored["label"].to_numpy(np.int64)
     compare = champion_version is not None and config.mode != "disabled"
     decision = Decision(config.mode, challenger_version, champion_version, block_on_fairness=config.fairness.block)
-    for role in ("challenger", "champion") if compare else ("challenger",):
+    for role in ROLES if compare else ROLES[:1]:
         metrics = classification_metrics(labels, scored[role].to_numpy(np.float64))
         metrics |= {"rows": float(len(scored)), "episodes": float(scored["episode_id"].nunique())}
         per_landmark = landmark_metrics(scored.assign(score=scored[role]), capacity, landmarks)
@@ -487,7 +488,7 @@ def _partially_pooled(
 
 
 def _disparities(
-    config: ValidationSettings, scored: pd.DataFrame, weights: np.ndarray, capacity: float, role: str
+    config: ValidationSettings, scored: pd.DataFrame, weights: np.ndarray, flagged: np.ndarray, role: str
 ) -> tuple[list[dict], dict[str, list[str]]]:
     """One model's disparity across cells: per cell AUROC, sensitivity at capacity (the
     list's threshold over the whole holdout, ties shared at random) and observed/expected,
@@ -500,7 +501,6 @@ def _disparities(
     labels = scored["label"].to_numpy(np.int64)
     scores = scored[role].to_numpy(np.float64)
     confidence = alerts.confidence
-    flagged = capacity_share_flagged(scores, capacity)
     report, problems_of = [], {}
     for subgroup in config.subgroups:
         if subgroup not in scored.columns:
@@ -574,11 +574,13 @@ def _fairness(
     disparity the challenger opens (an alert the champion does not raise, in a cell the
     challenger serves worse) fails the gate: better on average must not mean worse for a
     group the champion served within the bounds."""
-    report, mine = _disparities(config, scored, weights, capacity, "challenger")
+    roles = ROLES if compare else ROLES[:1]
+    listed = {role: capacity_share_flagged(scored[role].to_numpy(np.float64), capacity) for role in roles}
+    report, mine = _disparities(config, scored, weights, listed["challenger"], "challenger")
     decision.fairness += report
     rows = {f"{r['subgroup']}_{r['cell']}": r for r in report}
     if compare:
-        _, theirs = _disparities(config, scored, weights, capacity, "champion")
+        _, theirs = _disparities(config, scored, weights, listed["champion"], "champion")
         values = {s: scored[s].astype(str).to_numpy() for s in config.subgroups if s in scored.columns}
         for subgroup in values:
             opened = []
@@ -586,7 +588,7 @@ def _fairness(
             for key in cells:
                 if not mine[key] or theirs.get(key):
                     continue
-                if _worse(scored, values[subgroup] == rows[key]["cell"], capacity, config.fairness.worse_means):
+                if _worse(scored, values[subgroup] == rows[key]["cell"], listed, config.fairness.worse_means):
                     opened.append(f"{rows[key]['cell']}: {'; '.join(mine[key])}")
             decision.add(
                 Check(
@@ -620,26 +622,24 @@ def _fairness(
         )
 
 
-def _worse(scored: pd.DataFrame, mask: np.ndarray, capacity: float, worse_means: str) -> bool:
+def _worse(scored: pd.DataFrame, mask: np.ndarray, listed: dict[str, np.ndarray], worse_means: str) -> bool:
     """Whether the challenger serves the cell `mask` worse than the champion (point
     estimates): it ranks the cell's members worse (a lower AUROC within it), or, when
-    `worse_means` is "reach", puts fewer of its positives in the top `capacity` of the
-    whole holdout (ties shared). "ranking" lets a model that ranks every group better move
-    list places towards the group at higher risk."""
+    `worse_means` is "reach", puts fewer of its positives on the list (`listed`: each
+    role's share of every row in the top capacity of the whole holdout, ties shared).
+    "ranking" lets a model that ranks every group better move list places towards the
+    group at higher risk."""
     from sklearn.metrics import roc_auc_score
 
     y = scored["label"].to_numpy()[mask]
     if not 0 < y.sum() < len(y):
         return False
-    roles = ("challenger", "champion")
-    auroc = {role: roc_auc_score(y, scored[role].to_numpy(np.float64)[mask]) for role in roles}
+    auroc = {role: roc_auc_score(y, scored[role].to_numpy(np.float64)[mask]) for role in ROLES}
     if auroc["challenger"] < auroc["champion"]:
         return True
     if worse_means == "ranking":
         return False
-    reached = {
-        role: capacity_share_flagged(scored[role].to_numpy(np.float64), capacity)[mask][y == 1].sum() for role in roles
-    }
+    reached = {role: listed[role][mask][y == 1].sum() for role in ROLES}
     return bool(reached["challenger"] < reached["champion"])
 
 
